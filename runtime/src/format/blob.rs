@@ -1,0 +1,129 @@
+//! Stored parameter blobs: f32, f16, or int8 with one scale per MLP segment.
+
+use crate::error::{Error, Result};
+use crate::inr::InrConfig;
+use serde::{Deserialize, Serialize};
+
+/// Storage type of a parameter blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DType {
+    /// IEEE binary32, little-endian.
+    F32,
+    /// IEEE binary16, little-endian.
+    F16,
+    /// Symmetric int8: `value = q · scale`, one f32 scale per segment.
+    I8,
+}
+
+impl DType {
+    /// Bytes per stored value.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::F16 => 2,
+            DType::I8 => 1,
+        }
+    }
+}
+
+/// A parameter blob borrowed from the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blob<'a> {
+    /// How values are stored.
+    pub dtype: DType,
+    /// For [`DType::I8`]: one f32 (LE) per segment; empty otherwise.
+    pub scales: &'a [u8],
+    /// The values.
+    pub data: &'a [u8],
+}
+
+impl Blob<'_> {
+    /// Checks the lengths against an MLP with `out_size` outputs.
+    pub fn check(&self, cfg: &InrConfig, out_size: usize) -> Result<()> {
+        let count = cfg.param_count(out_size);
+        if self.data.len() != count * self.dtype.size() {
+            return Err(Error::Invalid("INR blob length does not match its config"));
+        }
+        let scales = if self.dtype == DType::I8 { cfg.segment_count() * 4 } else { 0 };
+        if self.scales.len() != scales {
+            return Err(Error::Invalid("INR blob scale count does not match its dtype"));
+        }
+        Ok(())
+    }
+
+    /// Decodes into `out` (exactly `param_count(out_size)` values). Errors on a wrong length or
+    /// a non-finite value, so a NaN can never reach a materialised network.
+    pub fn unpack(&self, cfg: &InrConfig, out_size: usize, out: &mut [f32]) -> Result<()> {
+        self.check(cfg, out_size)?;
+        let count = cfg.param_count(out_size);
+        if out.len() != count {
+            return Err(Error::BufferTooSmall { needed: count, provided: out.len() });
+        }
+        match self.dtype {
+            DType::F32 => {
+                for (o, b) in out.iter_mut().zip(self.data.chunks_exact(4)) {
+                    *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            }
+            DType::F16 => {
+                for (o, b) in out.iter_mut().zip(self.data.chunks_exact(2)) {
+                    *o = half::f16::from_le_bytes([b[0], b[1]]).to_f32();
+                }
+            }
+            DType::I8 => {
+                for (s, scale) in self.scales.chunks_exact(4).enumerate() {
+                    let scale = f32::from_le_bytes([scale[0], scale[1], scale[2], scale[3]]);
+                    let seg = cfg.segment(s, out_size);
+                    let src = &self.data[seg.offset..seg.offset + seg.len];
+                    for (o, &q) in out[seg.offset..seg.offset + seg.len].iter_mut().zip(src) {
+                        *o = q as i8 as f32 * scale;
+                    }
+                }
+            }
+        }
+        if out.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite);
+        }
+        Ok(())
+    }
+}
+
+/// Reads little-endian f32s from `bytes` into `out` (lengths must match: `bytes.len() == 4 · out.len()`).
+pub fn read_f32s(bytes: &[u8], out: &mut [f32]) -> Result<()> {
+    if bytes.len() != out.len() * 4 {
+        return Err(Error::ShapeMismatch { expected: out.len() * 4, found: bytes.len() });
+    }
+    for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+        *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        if !o.is_finite() {
+            return Err(Error::NonFinite);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "alloc")]
+/// Encodes f32 parameters as `dtype`, returning `(scales, data)` bytes. Int8 uses one symmetric
+/// scale per segment (`max |x| / 127`).
+pub fn encode(values: &[f32], cfg: &InrConfig, out_size: usize, dtype: DType) -> (alloc::vec::Vec<u8>, alloc::vec::Vec<u8>) {
+    use alloc::vec::Vec;
+    match dtype {
+        DType::F32 => (Vec::new(), values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        DType::F16 => (Vec::new(), values.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect()),
+        DType::I8 => {
+            let mut scales = Vec::new();
+            let mut data = alloc::vec![0u8; values.len()];
+            for s in 0..cfg.segment_count() {
+                let seg = cfg.segment(s, out_size);
+                let part = &values[seg.offset..seg.offset + seg.len];
+                let max = part.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+                scales.extend_from_slice(&scale.to_le_bytes());
+                for (d, v) in data[seg.offset..seg.offset + seg.len].iter_mut().zip(part) {
+                    *d = libm::roundf(v / scale).clamp(-127.0, 127.0) as i8 as u8;
+                }
+            }
+            (scales, data)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The hypernet file: everything the device needs to build any width of a family.
+//!
+//! Layout (all integers little-endian; full field list in `docs/format.md`):
+//!
+//! ```text
+//! "MMHN" | version: u16 | reserved: u16 (0) | body_len: u32 | body (postcard) | crc32: u32
+//! ```
+//!
+//! The CRC-32 (ISO-HDLC) covers every byte before it. The body is a postcard-encoded
+//! [`Hypernet`]; tensors are little-endian byte slices borrowed straight from the input, so
+//! [`read`] never allocates and works on a slice mapped from flash.
+//!
+//! ```
+//! # use metamorph::{format, inr::InrConfig, spec::{ArchSpec, Dim, Layer}};
+//! let arch = ArchSpec::new("tiny", [1, 2, 2], 4, 1, &[
+//!     Layer::Flatten, Layer::Dense { out: Dim::Width(1) }, Layer::Relu, Layer::Dense { out: Dim::Fixed(2) },
+//! ]).unwrap();
+//! let inr = InrConfig { bands: 1, hidden: 4, depth: 1, norm: 4.0 };
+//! let owned = format::OwnedHypernet::zeros(arch, inr, "none").unwrap();
+//! let bytes = owned.to_bytes().unwrap();
+//! let net = format::read(&bytes).unwrap();
+//! assert_eq!(net.arch.name.as_str(), "tiny");
+//! assert_eq!(net.tensors.len(), 4); // layer1 weight + bias, layer3 weight (morphed input), layer3 bias is frozen
+//! ```
+
+pub mod blob;
+mod header;
+#[cfg(feature = "alloc")]
+mod owned;
+
+pub use blob::{Blob, DType};
+pub use header::{read, write, HEADER_LEN, MAGIC, TRAILER_LEN, VERSION};
+#[cfg(feature = "alloc")]
+pub use owned::OwnedHypernet;
+
+use crate::error::{Error, Result};
+use crate::inr::InrConfig;
+use crate::spec::ArchSpec;
+use serde::{Deserialize, Serialize};
+
+/// Most morphed tensors a hypernet may hold.
+pub const MAX_TENSORS: usize = 24;
+/// Most frozen tensors a hypernet may hold.
+pub const MAX_FROZEN: usize = 24;
+/// Most rows of the accuracy table.
+pub const MAX_ACCURACY_ROWS: usize = 16;
+
+/// One morphed tensor's MLP parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InrTensor<'a> {
+    /// Values each query returns (`k²`, or `C_in · k²` for whole-row queries).
+    pub out_size: u32,
+    /// The MLP parameters in [`InrConfig::segment`] order.
+    #[serde(borrow)]
+    pub params: Blob<'a>,
+}
+
+/// One row of the accuracy table measured at export.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AccuracyRow {
+    /// Base width.
+    pub h: u16,
+    /// INR samples `K` averaged.
+    pub samples: u16,
+    /// Test accuracy in `[0, 1]`.
+    pub accuracy: f32,
+}
+
+/// Provenance and measured quality.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metadata<'a> {
+    /// Data set the hypernet was trained on (e.g. `mnist`).
+    pub dataset: &'a str,
+    /// Smallest and largest base width seen in training.
+    pub trained_h: [u16; 2],
+    /// Coordinate noise width σ used in training.
+    pub sigma: f32,
+    /// Test accuracy per width, measured at export.
+    pub accuracy: heapless::Vec<AccuracyRow, MAX_ACCURACY_ROWS>,
+}
+
+/// A decoded hypernet, borrowing its tensors from the input bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hypernet<'a> {
+    /// The network family.
+    pub arch: ArchSpec,
+    /// INR size.
+    pub inr: InrConfig,
+    /// One MLP per morphed tensor, in canonical order.
+    #[serde(borrow)]
+    pub tensors: heapless::Vec<InrTensor<'a>, MAX_TENSORS>,
+    /// Frozen tensors (f32 little-endian), in canonical order.
+    #[serde(borrow)]
+    pub frozen: heapless::Vec<&'a [u8], MAX_FROZEN>,
+    /// Provenance and the accuracy table.
+    #[serde(borrow)]
+    pub meta: Metadata<'a>,
+    /// CRC-32 of the file this was read from (not part of the body).
+    #[serde(skip)]
+    pub checksum: u32,
+}
+
+impl Hypernet<'_> {
+    /// Checks that every section agrees with the spec: tensor counts, output sizes, blob lengths,
+    /// frozen lengths, finite metadata. [`read`] calls this; a hypernet that passes is safe to
+    /// materialise at any width of its range.
+    pub fn validate(&self) -> Result<()> {
+        self.arch.validate()?;
+        self.inr.validate()?;
+        let h = self.arch.h_max as usize;
+        let (mut morphed, mut frozen) = (0, 0);
+        for p in self.arch.params(h) {
+            match p.morph {
+                Some(m) => {
+                    let t = self.tensors.get(morphed).ok_or(Error::Invalid("fewer INR tensors than the spec morphs"))?;
+                    if t.out_size as usize != m.values_per_row() {
+                        return Err(Error::Invalid("INR output size does not match the tensor's kernel"));
+                    }
+                    t.params.check(&self.inr, m.values_per_row())?;
+                    morphed += 1;
+                }
+                None => {
+                    let f = self.frozen.get(frozen).ok_or(Error::Invalid("fewer frozen tensors than the spec needs"))?;
+                    if f.len() != p.len() * 4 {
+                        return Err(Error::Invalid("frozen tensor length does not match its shape"));
+                    }
+                    frozen += 1;
+                }
+            }
+        }
+        if morphed != self.tensors.len() || frozen != self.frozen.len() {
+            return Err(Error::Invalid("more tensors than the spec uses"));
+        }
+        let [lo, hi] = self.meta.trained_h;
+        if lo > hi || hi > self.arch.h_max || !self.meta.sigma.is_finite() {
+            return Err(Error::Invalid("metadata out of range"));
+        }
+        Ok(())
+    }
+
+    /// Bytes of all INR parameters as stored (after quantisation).
+    pub fn inr_bytes(&self) -> usize {
+        self.tensors.iter().map(|t| t.params.data.len() + t.params.scales.len()).sum()
+    }
+
+    /// Number of INR parameters.
+    pub fn inr_params(&self) -> usize {
+        self.tensors.iter().map(|t| self.inr.param_count(t.out_size as usize)).sum()
+    }
+}

@@ -1,0 +1,69 @@
+//! Batched forward pass of one tensor's residual MLP, on caller-provided scratch.
+
+use super::InrConfig;
+use crate::error::{Error, Result};
+use crate::gemm::linear;
+
+/// One morphed tensor's MLP over unpacked `f32` parameters (storage order of [`InrConfig::segment`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Mlp<'p> {
+    cfg: InrConfig,
+    out_size: usize,
+    params: &'p [f32],
+}
+
+impl<'p> Mlp<'p> {
+    /// Wraps `params`; errors unless it holds exactly [`InrConfig::param_count`]`(out_size)` values.
+    pub fn new(cfg: InrConfig, out_size: usize, params: &'p [f32]) -> Result<Self> {
+        let expected = cfg.param_count(out_size);
+        if params.len() != expected {
+            return Err(Error::ShapeMismatch { expected, found: params.len() });
+        }
+        Ok(Mlp { cfg, out_size, params })
+    }
+
+    /// Values each row returns.
+    pub fn out_size(&self) -> usize {
+        self.out_size
+    }
+
+    /// Scratch elements [`Mlp::forward`] needs for `rows` rows: `2 · rows · hidden`.
+    pub fn scratch_len(cfg: &InrConfig, rows: usize) -> usize {
+        2 * rows * cfg.hidden as usize
+    }
+
+    fn seg(&self, index: usize) -> &'p [f32] {
+        let s = self.cfg.segment(index, self.out_size);
+        &self.params[s.offset..s.offset + s.len]
+    }
+
+    /// Runs `rows` rows of features (`rows × (6 + 12F)`) and writes `rows × out_size` raw outputs
+    /// (before the fan-in division) to `out`.
+    pub fn forward(&self, feats: &[f32], rows: usize, out: &mut [f32], scratch: &mut [f32]) -> Result<()> {
+        let (h, p) = (self.cfg.hidden as usize, self.cfg.features());
+        let need = Self::scratch_len(&self.cfg, rows);
+        if scratch.len() < need {
+            return Err(Error::BufferTooSmall { needed: need, provided: scratch.len() });
+        }
+        let (hid, rest) = scratch.split_at_mut(rows * h);
+        let tmp = &mut rest[..rows * h];
+        linear(feats, self.seg(0), self.seg(1), rows, p, h, hid)?;
+        relu(hid);
+        for k in 0..self.cfg.depth as usize {
+            let base = 2 + 3 * k;
+            linear(hid, self.seg(base), self.seg(base + 1), rows, h, h, tmp)?;
+            let s = self.seg(base + 2)[0];
+            for (a, &t) in hid.iter_mut().zip(tmp.iter()) {
+                *a += s * t.max(0.0);
+            }
+        }
+        let last = self.cfg.segment_count();
+        linear(hid, self.seg(last - 2), self.seg(last - 1), rows, h, self.out_size, out)
+    }
+}
+
+fn relu(x: &mut [f32]) {
+    for v in x {
+        *v = v.max(0.0);
+    }
+}

@@ -1,0 +1,117 @@
+//! The implicit neural representation (INR): coordinates of a weight slot → that weight.
+//!
+//! For a morphed tensor `l` of `L`, row `r` of the tensor has the raw coordinate
+//! `[l, i, j, L, C_out, C_in]` (see [`coords`]). It is normalised to
+//! `[l/L, i/C_out, j/C_in, L/N, C_out/N, C_in/N]`, expanded with Fourier features
+//! `[x, sin(2^f π x_d), cos(2^f π x_d) …]` (see [`features`]) and fed to the tensor's own residual MLP:
+//!
+//! ```text
+//! h   = relu(W_in · pe + b_in)
+//! h   = s_k · relu(W_k · h + b_k) + h        for k in 0..depth
+//! out = (W_out · h + b_out) / C_in
+//! ```
+//!
+//! With `K > 1` samples the weight is the mean over sample 0 (no noise) and samples `1..K` whose
+//! coordinates carry the deterministic noise of [`noise`].
+//!
+//! ```
+//! use metamorph::inr::InrConfig;
+//! let cfg = InrConfig { bands: 4, hidden: 16, depth: 1, norm: 64.0 };
+//! assert_eq!(cfg.features(), 6 + 12 * 4);
+//! // W_in + b_in + one hidden layer (W, b, s) + W_out + b_out for a 3×3 kernel output.
+//! assert_eq!(cfg.param_count(9), 16 * 54 + 16 + (16 * 16 + 16 + 1) + 9 * 16 + 9);
+//! ```
+
+pub mod coords;
+pub mod features;
+pub mod mlp;
+pub mod noise;
+
+use serde::{Deserialize, Serialize};
+
+/// Size of the INR: shared by every morphed tensor's MLP (only the output size differs per tensor).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InrConfig {
+    /// Fourier bands `F` per coordinate (features: `6 + 12 F`).
+    pub bands: u8,
+    /// Hidden size `H` of the MLP.
+    pub hidden: u16,
+    /// Number of residual hidden layers.
+    pub depth: u8,
+    /// Normaliser `N` for the size coordinates (the family's largest channel count).
+    pub norm: f32,
+}
+
+/// Largest number of Fourier bands accepted (higher bands are f32 noise anyway).
+pub const MAX_BANDS: u8 = 20;
+/// Largest hidden size accepted.
+pub const MAX_HIDDEN: u16 = 1024;
+/// Largest number of residual hidden layers accepted.
+pub const MAX_DEPTH: u8 = 16;
+
+/// One parameter segment of an MLP, in storage order (each has its own int8 scale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// Offset in the MLP's flat parameters.
+    pub offset: usize,
+    /// Number of values.
+    pub len: usize,
+}
+
+impl InrConfig {
+    /// Input features per row: `6 + 12 · bands`.
+    pub fn features(&self) -> usize {
+        6 + 12 * self.bands as usize
+    }
+
+    /// Checks the configuration against the crate limits.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.bands > MAX_BANDS || self.hidden == 0 || self.hidden > MAX_HIDDEN || self.depth > MAX_DEPTH {
+            return Err(crate::Error::Invalid("INR config out of range"));
+        }
+        if !(self.norm.is_finite() && self.norm >= 1.0) {
+            return Err(crate::Error::Invalid("INR normaliser must be finite and >= 1"));
+        }
+        Ok(())
+    }
+
+    /// Number of segments of one MLP: `W_in, b_in, (W_k, b_k, s_k) × depth, W_out, b_out`.
+    pub fn segment_count(&self) -> usize {
+        4 + 3 * self.depth as usize
+    }
+
+    /// Lengths of the segments, in storage order. `W` matrices are row-major `[out, in]`.
+    pub fn segment(&self, index: usize, out_size: usize) -> Segment {
+        let (h, p) = (self.hidden as usize, self.features());
+        let depth = self.depth as usize;
+        let mut offset = 0;
+        for s in 0..self.segment_count() {
+            let len = if s == 0 {
+                h * p
+            } else if s == 1 {
+                h
+            } else if s < 2 + 3 * depth {
+                match (s - 2) % 3 {
+                    0 => h * h,
+                    1 => h,
+                    _ => 1,
+                }
+            } else if s == 2 + 3 * depth {
+                out_size * h
+            } else {
+                out_size
+            };
+            if s == index {
+                return Segment { offset, len };
+            }
+            offset += len;
+        }
+        Segment { offset, len: 0 }
+    }
+
+    /// Parameters of one MLP whose rows return `out_size` values.
+    pub fn param_count(&self, out_size: usize) -> usize {
+        let last = self.segment(self.segment_count() - 1, out_size);
+        last.offset + last.len
+    }
+}

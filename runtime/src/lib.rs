@@ -1,0 +1,29 @@
+//! # Metamorph runtime
+//!
+//! Read a hypernet (an implicit neural representation of a whole family of networks), pick the
+//! width that fits the device's budget, materialise that network's weights into caller buffers and
+//! run it. The core is `no_std` and allocation-free; features add layers on top:
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `alloc` | `Vec`-returning convenience wrappers |
+//! | `std` | `std` error plumbing and file helpers (implies `alloc`) |
+//! | `onnx` | ONNX export of a materialised network and the tract engine (implies `std`) |
+//! | `ort` | the ONNX Runtime engine, loaded dynamically (implies `onnx`) |
+#![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod error;
+pub mod spec;
+
+pub use error::{Error, Result};
+pub mod format;
+pub mod gemm;
+pub mod inr;
+pub mod exec;
+pub mod materialise;
+pub mod plan;

@@ -1,0 +1,78 @@
+//! What a family member costs: parameters, bytes, multiply-accumulates and activation memory.
+
+use super::{ArchSpec, Layer, Shape, MAX_SAVED};
+use crate::error::{Error, Result};
+
+/// Costs of one family member at base width `h`, for a batch of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Costs {
+    /// Base width.
+    pub h: usize,
+    /// Number of parameters (all tensors, morphed and frozen).
+    pub params: usize,
+    /// Bytes of the parameters as `f32`.
+    pub weight_bytes: usize,
+    /// Multiply-accumulates of one inference (Dense, Conv2d, branch scale).
+    pub macs: usize,
+    /// Activation elements the native executor needs for one sample: two ping-pong buffers of the
+    /// largest activation plus one slot per residual nesting level.
+    pub activation_elems: usize,
+    /// `activation_elems · 4`.
+    pub activation_bytes: usize,
+}
+
+impl ArchSpec {
+    /// Costs at base width `h`. Errors if the spec does not chain at `h` or a count overflows.
+    pub fn costs(&self, h: usize) -> Result<Costs> {
+        self.output_shape(h)?;
+        let mut params = 0usize;
+        for p in self.params(h) {
+            params = params.checked_add(p.len()).ok_or(Error::Overflow)?;
+        }
+        let mut macs = 0usize;
+        let mut largest = self.input_shape().len();
+        for (layer, input, output) in self.walk(h) {
+            largest = largest.max(output.len());
+            let add = match (layer, input, output) {
+                (Layer::Dense { .. }, i, o) => i.len().checked_mul(o.len()),
+                (Layer::Conv2d { kernel, .. }, Shape::Image(ci, ..), o) => {
+                    let k2 = kernel as usize * kernel as usize;
+                    o.len().checked_mul(ci).and_then(|v| v.checked_mul(k2))
+                }
+                (Layer::AddScaled, ..) => Some(output.len()),
+                _ => Some(0),
+            };
+            macs = add.and_then(|a| macs.checked_add(a)).ok_or(Error::Overflow)?;
+        }
+        let saved: usize = self.saved_slots(h).iter().sum();
+        let activation_elems = largest.checked_mul(2).and_then(|v| v.checked_add(saved)).ok_or(Error::Overflow)?;
+        Ok(Costs {
+            h,
+            params,
+            weight_bytes: params.checked_mul(4).ok_or(Error::Overflow)?,
+            macs,
+            activation_elems,
+            activation_bytes: activation_elems.checked_mul(4).ok_or(Error::Overflow)?,
+        })
+    }
+}
+
+impl ArchSpec {
+    /// Elements of each residual slot (per sample) at base width `h`: slot `d` holds the largest
+    /// activation saved at nesting depth `d`.
+    pub fn saved_slots(&self, h: usize) -> [usize; MAX_SAVED] {
+        let mut slots = [0usize; MAX_SAVED];
+        let mut depth = 0usize;
+        for (layer, _, output) in self.walk(h) {
+            match layer {
+                Layer::Save if depth < MAX_SAVED => {
+                    slots[depth] = slots[depth].max(output.len());
+                    depth += 1;
+                }
+                Layer::AddScaled => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        slots
+    }
+}
