@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The project's test command: sets up the Python test oracles (onnx checker, ONNX Runtime's
+# shared library) in .venv, then runs every Rust test, the no_std proofs and the thumb build.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/metamorph-target}"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import onnx, onnxruntime" 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/pip install -q onnx onnxruntime==1.20.1 numpy
+fi
+export METAMORPH_PYTHON="$root/.venv/bin/python"
+ORT_DYLIB_PATH="$(ls "$root"/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -1)"
+export ORT_DYLIB_PATH
+cargo test --release --workspace

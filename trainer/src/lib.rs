@@ -1,0 +1,9 @@
+//! # metamorph-trainer
+//!
+//! The workstation side of Metamorph: data, base training, BatchNorm folding, channel
+//! permutation, INR fitting and hypernet export. Writes the file format of the `metamorph`
+//! runtime crate, which owns the format and the coordinate spec.
+#![deny(missing_docs)]
+
+pub mod preset;
+pub mod net;
