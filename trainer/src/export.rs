@@ -1,0 +1,59 @@
+//! Export: the trained INR and the frozen tensors as a hypernet file, with an accuracy table
+//! measured on the exported bytes themselves (read back and materialised by the runtime).
+
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor};
+use metamorph::format::{self, AccuracyRow, DType, OwnedHypernet};
+use metamorph::materialise::Materialiser;
+use metamorph::spec::ArchSpec;
+use std::path::Path;
+
+use crate::data::Dataset;
+use crate::inr::Inr;
+use crate::net::param_shape;
+
+/// Width fractions of the accuracy table written at export.
+pub const TABLE_WIDTHS: [f32; 4] = [1.0, 0.75, 0.5, 0.25];
+
+/// The owned hypernet of `inr` with the frozen tensors of `frozen` (canonical order).
+pub fn owned(arch: &ArchSpec, inr: &Inr, frozen: &[Tensor], dataset: &str, trained_h: [u16; 2], sigma: f32) -> Result<OwnedHypernet> {
+    let frozen = frozen.iter().map(|t| Ok(t.flatten_all()?.to_vec1::<f32>()?)).collect::<Result<Vec<_>>>()?;
+    Ok(OwnedHypernet {
+        arch: arch.clone(),
+        inr: inr.cfg,
+        mlps: inr.to_flat()?,
+        frozen,
+        dataset: dataset.into(),
+        trained_h,
+        sigma,
+        accuracy: Vec::new(),
+    })
+}
+
+/// The member of base width `h` materialised by the runtime from hypernet bytes, as candle tensors.
+pub fn runtime_member(bytes: &[u8], h: usize, samples: u32, device: &Device) -> Result<Vec<Tensor>> {
+    let net = format::read(bytes).map_err(anyhow::Error::msg).context("reading exported hypernet")?;
+    let flat = Materialiser::new(&net, h, samples, 0).and_then(|m| m.to_vec()).map_err(anyhow::Error::msg)?;
+    net.arch
+        .params(h)
+        .map(|p| Ok(Tensor::from_slice(&flat[p.offset..p.offset + p.len()], param_shape(&net.arch, &p), device)?))
+        .collect()
+}
+
+/// Encodes `hypernet` as `dtype`, measures test accuracy of the encoded file at
+/// [`TABLE_WIDTHS`] (K = 1), stores the table in the metadata and writes the file atomically.
+/// Returns the table.
+pub fn write(path: &Path, mut hypernet: OwnedHypernet, dtype: DType, test: &Dataset, device: &Device) -> Result<Vec<AccuracyRow>> {
+    let bytes = hypernet.to_bytes_as(dtype).map_err(anyhow::Error::msg)?;
+    let mut table = Vec::new();
+    for w in TABLE_WIDTHS {
+        let h = hypernet.arch.base_width(w);
+        let params = runtime_member(&bytes, h, 1, device)?;
+        let accuracy = crate::base::evaluate(&hypernet.arch, h, &params, test, test.n, device)?;
+        table.push(AccuracyRow { h: h as u16, samples: 1, accuracy });
+    }
+    hypernet.accuracy = table.clone();
+    let bytes = hypernet.to_bytes_as(dtype).map_err(anyhow::Error::msg)?;
+    crate::io::write_bytes_atomic(path, &bytes)?;
+    Ok(table)
+}

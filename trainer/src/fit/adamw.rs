@@ -1,0 +1,65 @@
+//! AdamW with inspectable state. candle-nn's `AdamW` keeps its moments private, and exact resume
+//! needs them in the checkpoint, so the optimiser lives here (same update rule as PyTorch's).
+
+use candle_core::{backprop::GradStore, Result, Tensor, Var};
+
+/// AdamW hyperparameters.
+#[derive(Debug, Clone, Copy)]
+pub struct AdamWConfig {
+    /// Learning rate (changed each step by the schedule).
+    pub lr: f64,
+    /// First-moment decay.
+    pub beta1: f64,
+    /// Second-moment decay.
+    pub beta2: f64,
+    /// Denominator epsilon.
+    pub eps: f64,
+    /// Decoupled weight decay.
+    pub weight_decay: f64,
+}
+
+impl Default for AdamWConfig {
+    fn default() -> Self {
+        AdamWConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 1e-2 }
+    }
+}
+
+/// The optimiser: its variables, their moments and the step count.
+pub struct AdamW {
+    /// Hyperparameters.
+    pub config: AdamWConfig,
+    /// Optimised variables.
+    pub vars: Vec<Var>,
+    /// First and second moments, one pair per variable.
+    pub moments: Vec<(Tensor, Tensor)>,
+    /// Updates taken so far.
+    pub t: usize,
+}
+
+impl AdamW {
+    /// Zero moments for `vars`.
+    pub fn new(vars: Vec<Var>, config: AdamWConfig) -> Result<Self> {
+        let moments = vars
+            .iter()
+            .map(|v| Ok((v.as_tensor().zeros_like()?, v.as_tensor().zeros_like()?)))
+            .collect::<Result<_>>()?;
+        Ok(AdamW { config, vars, moments, t: 0 })
+    }
+
+    /// One update; each gradient is first clipped element-wise to `[-clip, clip]`.
+    pub fn step(&mut self, grads: &GradStore, clip: f64) -> Result<()> {
+        self.t += 1;
+        let c = self.config;
+        let (bc1, bc2) = (1.0 - c.beta1.powi(self.t as i32), 1.0 - c.beta2.powi(self.t as i32));
+        for (var, (m, v)) in self.vars.iter().zip(self.moments.iter_mut()) {
+            let Some(g) = grads.get(var.as_tensor()) else { continue };
+            let g = g.clamp(-clip, clip)?;
+            *m = ((&*m * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
+            *v = ((&*v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+            let update = ((&*m / bc1)? / ((&*v / bc2)?.sqrt()? + c.eps)?)?;
+            let decayed = (var.as_tensor() * (1.0 - c.lr * c.weight_decay))?;
+            var.set(&(decayed - (update * c.lr)?)?)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! Checkpoints: the full [`FitState`] plus the target network, written atomically.
+
+use super::{adamw::AdamW, FitState};
+use crate::inr::Inr;
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor, Var};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Writes `state` and `target` to `path` as safetensors: first to `path.tmp`, then renamed, so a
+/// crash never leaves a half-written checkpoint.
+pub fn save(path: &Path, state: &FitState, target: &[Tensor]) -> Result<()> {
+    let mut map: HashMap<String, Tensor> = HashMap::new();
+    for (i, v) in state.inr.vars().iter().enumerate() {
+        map.insert(format!("inr.{i}"), v.as_tensor().clone());
+    }
+    for (i, e) in state.ema.iter().enumerate() {
+        map.insert(format!("ema.{i}"), e.clone());
+    }
+    for (i, (m, v)) in state.opt.moments.iter().enumerate() {
+        map.insert(format!("adam_m.{i}"), m.clone());
+        map.insert(format!("adam_v.{i}"), v.clone());
+    }
+    for (i, t) in target.iter().enumerate() {
+        map.insert(format!("target.{i}"), t.clone());
+    }
+    let counters = Tensor::new(&[state.step as i64, state.opt.t as i64], &Device::Cpu)?;
+    map.insert("counters".into(), counters);
+    crate::io::write_atomic(path, |tmp| Ok(candle_core::safetensors::save(&map, tmp)?))
+}
+
+/// Reads a checkpoint written by [`save`] into a state shaped like `fresh` (same preset), and
+/// returns it with the saved target network.
+pub fn load(path: &Path, fresh: FitState, device: &Device) -> Result<(FitState, Vec<Tensor>)> {
+    let map = candle_core::safetensors::load(path, device).with_context(|| format!("reading checkpoint {}", path.display()))?;
+    let get = |name: String| -> Result<Tensor> {
+        map.get(&name).cloned().with_context(|| format!("checkpoint {} lacks tensor {name}", path.display()))
+    };
+    let n = fresh.inr.vars().len();
+    let mut mlps = Vec::new();
+    let mut i = 0;
+    for (o, vars) in &fresh.inr.mlps {
+        let mut v = Vec::new();
+        for fresh_var in vars {
+            let t = get(format!("inr.{i}"))?;
+            anyhow::ensure!(t.dims() == fresh_var.dims(), "checkpoint tensor inr.{i} has shape {:?}, preset wants {:?}", t.dims(), fresh_var.dims());
+            v.push(Var::from_tensor(&t)?);
+            i += 1;
+        }
+        mlps.push((*o, v));
+    }
+    let inr = Inr { cfg: fresh.inr.cfg, mlps };
+    let ema = (0..n).map(|i| get(format!("ema.{i}"))).collect::<Result<Vec<_>>>()?;
+    let moments = (0..n).map(|i| Ok((get(format!("adam_m.{i}"))?, get(format!("adam_v.{i}"))?))).collect::<Result<Vec<_>>>()?;
+    let counters = get("counters".into())?.to_vec1::<i64>()?;
+    anyhow::ensure!(counters.len() == 2, "checkpoint counters malformed");
+    let opt = AdamW { config: fresh.opt.config, vars: inr.vars(), moments, t: counters[1] as usize };
+    let mut target = Vec::new();
+    while let Some(t) = map.get(&format!("target.{}", target.len())) {
+        target.push(t.clone());
+    }
+    Ok((FitState { step: counters[0] as usize, inr, ema, opt }, target))
+}

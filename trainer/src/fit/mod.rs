@@ -1,0 +1,270 @@
+//! INR fitting (NeuMeta §3): learn one hypernet whose every width classifies well.
+//!
+//! Each step draws a base width from the training range (every `full_every`-th step is full
+//! width), generates all morphed tensors from the INR (with coordinate noise on partial-width
+//! steps), and minimises `CE + 1e-4 Σ‖W‖₂ + λ · R`, where `R` is the relative squared error
+//! against the permuted base network, applied on full-width steps. A short reconstruction-only
+//! warm-up starts the INR near the base network. AdamW with element-wise gradient clipping,
+//! cosine schedule, and an EMA of the parameters used for evaluation and export.
+//!
+//! Every random choice of step `t` derives from `(seed, t)` alone, so a run resumed from a
+//! checkpoint continues exactly as the uninterrupted run would.
+
+pub mod adamw;
+pub mod checkpoint;
+
+use anyhow::{Context, Result};
+use candle_core::{Device, Tensor, Var};
+use candle_nn::loss::cross_entropy;
+use indicatif::{ProgressBar, ProgressStyle};
+use metamorph::inr::{coords, noise::mix64};
+use metamorph::spec::ArchSpec;
+
+use crate::data::Dataset;
+use crate::inr::{Inr, Noise};
+use crate::preset::Preset;
+use crate::rng::Rng;
+use adamw::{AdamW, AdamWConfig};
+
+/// Everything that shapes a fitting run.
+#[derive(Debug, Clone)]
+pub struct FitOptions {
+    /// Optimiser steps in total.
+    pub steps: usize,
+    /// Reconstruction-only warm-up steps (part of `steps`).
+    pub warmup: usize,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Coordinate noise width σ.
+    pub sigma: f32,
+    /// Base widths sampled (inclusive).
+    pub train_h: [u16; 2],
+    /// Every this many steps is a noise-free full-width step with the reconstruction term.
+    pub full_every: usize,
+    /// Weight λ of the reconstruction term.
+    pub recon_weight: f64,
+    /// Weight of the norm term `Σ‖W‖₂`.
+    pub norm_weight: f64,
+    /// EMA decay of the evaluation parameters.
+    pub ema: f64,
+    /// Element-wise gradient clip.
+    pub clip: f64,
+    /// Evaluate every this many steps (0: never).
+    pub eval_every: usize,
+    /// Test images used by periodic evaluations.
+    pub eval_limit: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+impl FitOptions {
+    /// Defaults from a preset: its step budget, batch, lr, σ and training range.
+    pub fn from_preset(p: &Preset) -> Self {
+        FitOptions {
+            steps: p.fit.steps,
+            warmup: p.fit.steps / 10,
+            batch: p.fit.batch,
+            lr: p.fit.lr,
+            sigma: p.fit.sigma,
+            train_h: p.train_h,
+            full_every: 4,
+            recon_weight: 1.0,
+            norm_weight: 1e-4,
+            ema: 0.995,
+            clip: 10.0,
+            eval_every: p.fit.eval_every,
+            eval_limit: 2000,
+            seed: 0,
+            progress: true,
+        }
+    }
+}
+
+/// The complete training state: what a checkpoint holds.
+pub struct FitState {
+    /// Steps completed.
+    pub step: usize,
+    /// The INR being trained.
+    pub inr: Inr,
+    /// EMA of the INR parameters (same order as `inr.vars()`).
+    pub ema: Vec<Tensor>,
+    /// Optimiser with its moments.
+    pub opt: AdamW,
+}
+
+impl FitState {
+    /// A fresh state: INR initialised from `seed`.
+    pub fn new(arch: &ArchSpec, preset: &Preset, seed: u64, device: &Device) -> Result<Self> {
+        device.set_seed(seed)?;
+        let inr = Inr::init(arch, preset.inr, device)?;
+        let ema = inr.vars().iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
+        let opt = AdamW::new(inr.vars(), AdamWConfig::default())?;
+        Ok(FitState { step: 0, inr, ema, opt })
+    }
+
+    /// The EMA parameters as an INR (for evaluation and export).
+    pub fn ema_inr(&self) -> Result<Inr> {
+        let mut mlps = Vec::new();
+        let mut it = self.ema.iter();
+        for (o, vars) in &self.inr.mlps {
+            let v = vars.iter().map(|_| Var::from_tensor(it.next().expect("ema matches vars"))).collect::<candle_core::Result<_>>()?;
+            mlps.push((*o, v));
+        }
+        Ok(Inr { cfg: self.inr.cfg, mlps })
+    }
+}
+
+/// What one step chose, all derived from `(seed, step)`.
+struct StepPlan {
+    h: usize,
+    full: bool,
+    noise: Option<Noise>,
+    rng: Rng,
+}
+
+fn plan_step(opts: &FitOptions, arch: &ArchSpec, step: usize) -> StepPlan {
+    let mut rng = Rng::new(mix64(opts.seed ^ mix64(step as u64)));
+    let h_max = arch.h_max as usize;
+    let full = step < opts.warmup || step % opts.full_every == 0;
+    let h = if full {
+        h_max
+    } else {
+        let [lo, hi] = opts.train_h;
+        lo as usize + rng.below((hi - lo) as usize + 1)
+    };
+    let noise = (!full).then(|| Noise { seed: rng.next_u64(), amplitude: coords::amplitude(opts.sigma) });
+    StepPlan { h, full, noise, rng }
+}
+
+fn learning_rate(opts: &FitOptions, step: usize) -> f64 {
+    let warm = 50.min(opts.steps / 10).max(1);
+    if step < warm {
+        return opts.lr * (step + 1) as f64 / warm as f64;
+    }
+    let t = (step - warm) as f64 / (opts.steps - warm).max(1) as f64;
+    opts.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+}
+
+/// Trains `state` up to `opts.steps` (continuing from `state.step`), calling `on_checkpoint`
+/// every `checkpoint_every` steps. `target` is the permuted base network at full width (canonical
+/// order); its frozen tensors are used as they are.
+#[allow(clippy::too_many_arguments)]
+pub fn fit(
+    arch: &ArchSpec,
+    target: &[Tensor],
+    train: &Dataset,
+    test: &Dataset,
+    opts: &FitOptions,
+    state: &mut FitState,
+    checkpoint_every: usize,
+    mut on_checkpoint: impl FnMut(&FitState) -> Result<()>,
+    device: &Device,
+) -> Result<()> {
+    let frozen = crate::inr::frozen_of(arch, target);
+    let targets: Vec<(Tensor, f64)> = arch
+        .params(arch.h_max as usize)
+        .zip(target)
+        .filter(|(p, _)| p.morph.is_some())
+        .map(|(_, t)| Ok((t.clone(), t.sqr()?.sum_all()?.to_scalar::<f32>()?.max(1e-12) as f64)))
+        .collect::<candle_core::Result<_>>()?;
+    let bar = progress(opts, state.step);
+    while state.step < opts.steps {
+        let step = state.step;
+        let mut plan = plan_step(opts, arch, step);
+        state.opt.config.lr = learning_rate(opts, step);
+        let params = state.inr.member(arch, plan.h, &frozen, plan.noise, device)?;
+        let morphed: Vec<&Tensor> =
+            arch.params(plan.h).zip(&params).filter(|(p, _)| p.morph.is_some()).map(|(_, t)| t).collect();
+        let mut loss = Tensor::new(0f32, device)?;
+        let mut shown = (f32::NAN, f32::NAN);
+        if plan.full {
+            let mut recon = Tensor::new(0f32, device)?;
+            for (w, (t, norm)) in morphed.iter().zip(&targets) {
+                recon = (recon + ((*w - t)?.sqr()?.sum_all()? / *norm)?)?;
+            }
+            let recon = (recon / targets.len() as f64)?;
+            shown.1 = recon.to_scalar::<f32>()?;
+            loss = (loss + (recon * opts.recon_weight)?)?;
+        }
+        if step >= opts.warmup {
+            let indices: Vec<usize> = (0..opts.batch).map(|_| plan.rng.below(train.n)).collect();
+            let (x, y) = train.batch(&indices, device)?;
+            let logits = crate::net::forward(arch, plan.h, &params, &x)?;
+            let ce = cross_entropy(&logits, &y)?;
+            shown.0 = ce.to_scalar::<f32>()?;
+            let mut norm = Tensor::new(0f32, device)?;
+            for w in &morphed {
+                norm = (norm + w.sqr()?.sum_all()?.sqrt()?)?;
+            }
+            loss = ((loss + ce)? + (norm * opts.norm_weight)?)?;
+        }
+        let value = loss.to_scalar::<f32>()?;
+        if !value.is_finite() {
+            anyhow::bail!("loss became {value} at step {step} (h = {}); lower the learning rate", plan.h);
+        }
+        let grads = loss.backward()?;
+        state.opt.step(&grads, opts.clip)?;
+        for (e, v) in state.ema.iter_mut().zip(state.inr.vars()) {
+            *e = ((&*e * opts.ema)? + (v.as_tensor() * (1.0 - opts.ema))?)?;
+        }
+        state.step += 1;
+        if let Some(bar) = &bar {
+            bar.set_message(format!("h {:>3}  ce {:.3}  recon {:.4}", plan.h, shown.0, shown.1));
+            bar.inc(1);
+        }
+        if opts.eval_every > 0 && state.step % opts.eval_every == 0 {
+            let line = evaluate_widths(arch, &state.ema_inr()?, &frozen, test, opts.eval_limit, &[1.0, 0.75, 0.5, 0.25], device)?
+                .iter()
+                .map(|(h, a)| format!("h={h}: {:.2}%", a * 100.0))
+                .collect::<Vec<_>>()
+                .join("  ");
+            let msg = format!("step {}: test {line}", state.step);
+            match &bar {
+                Some(bar) => bar.println(msg),
+                None => eprintln!("{msg}"),
+            }
+        }
+        if checkpoint_every > 0 && state.step % checkpoint_every == 0 {
+            on_checkpoint(state).context("writing checkpoint")?;
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    Ok(())
+}
+
+fn progress(opts: &FitOptions, start: usize) -> Option<ProgressBar> {
+    opts.progress.then(|| {
+        let bar = ProgressBar::new(opts.steps as u64).with_position(start as u64);
+        bar.set_style(
+            ProgressStyle::with_template("fit {bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}")
+                .expect("valid template"),
+        );
+        bar
+    })
+}
+
+/// Test accuracy of the INR's noise-free member at each width fraction, on up to `limit` images.
+pub fn evaluate_widths(
+    arch: &ArchSpec,
+    inr: &Inr,
+    frozen: &[Tensor],
+    test: &Dataset,
+    limit: usize,
+    widths: &[f32],
+    device: &Device,
+) -> Result<Vec<(usize, f32)>> {
+    widths
+        .iter()
+        .map(|&w| {
+            let h = arch.base_width(w);
+            let params = inr.member(arch, h, frozen, None, device)?;
+            Ok((h, crate::base::evaluate(arch, h, &params, test, limit, device)?))
+        })
+        .collect()
+}
