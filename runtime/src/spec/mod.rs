@@ -109,10 +109,11 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// Number of elements.
+    /// Number of elements, saturating at `usize::MAX` (so a hostile spec's sizes turn into
+    /// [`Error::Overflow`] in [`ArchSpec::costs`] instead of a panic).
     pub fn len(self) -> usize {
         match self {
-            Shape::Image(c, h, w) => c * h * w,
+            Shape::Image(c, h, w) => c.saturating_mul(h).saturating_mul(w),
             Shape::Flat(f) => f,
         }
     }
@@ -156,7 +157,8 @@ impl ArchSpec {
         Ok(spec)
     }
 
-    /// Checks that the width range is sane and that shapes chain at the smallest and largest width.
+    /// Checks that the width range is sane, that shapes chain at the smallest and largest width, and
+    /// that every size fits `usize` (else [`Error::Overflow`]).
     pub fn validate(&self) -> Result<()> {
         if self.h_min == 0 || self.h_min > self.h_max {
             return Err(Error::BadSpec("need 1 <= h_min <= h_max"));
@@ -169,6 +171,8 @@ impl ArchSpec {
         if !matches!(out, Shape::Flat(_)) {
             return Err(Error::BadSpec("network must end in a flat [classes] output"));
         }
+        // Sizes grow with `h`, so checked costs at `h_max` bound every count at every width.
+        self.costs(self.h_max as usize)?;
         Ok(())
     }
 

@@ -74,9 +74,9 @@ pub struct ParamInfo {
 }
 
 impl ParamInfo {
-    /// Number of `f32` values.
+    /// Number of `f32` values (saturating; [`ArchSpec::validate`] rejects specs where it would overflow).
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        self.shape.iter().fold(1usize, |a, &d| a.saturating_mul(d))
     }
     /// Whether the tensor is empty (never, for valid specs).
     pub fn is_empty(&self) -> bool {
@@ -161,7 +161,7 @@ impl Params<'_> {
         if morph.is_none() {
             self.frozen += 1;
         }
-        self.offset += info.len();
+        self.offset = self.offset.saturating_add(info.len());
         info
     }
 }
