@@ -1,0 +1,191 @@
+//! The materialiser against its definition: determinism, streaming = whole, K-sample averaging
+//! recomputed by hand, the bias/row/pair layouts, and buffer errors.
+
+mod common;
+
+use common::{random_hypernet, tiny_conv, tiny_mlp, SMALL_INR};
+use metamorph::format::{self, Hypernet};
+use metamorph::inr::{coords, features::fourier, InrConfig};
+use metamorph::materialise::Materialiser;
+use metamorph::spec::{ArchSpec, Dim, Layer, ParamInfo, ParamKind, Query};
+use metamorph::Error;
+
+/// An MLP whose 20×20 hidden weight has 400 rows: several `ROW_BLOCK`s and a ragged last block.
+fn wide_mlp() -> ArchSpec {
+    ArchSpec::new("wide", [1, 3, 3], 20, 2, &[
+        Layer::Flatten,
+        Layer::Dense { out: Dim::Width(1) },
+        Layer::Relu,
+        Layer::Dense { out: Dim::Width(1) },
+        Layer::Relu,
+        Layer::Dense { out: Dim::Fixed(2) },
+    ])
+    .unwrap()
+}
+
+fn files() -> Vec<Vec<u8>> {
+    vec![
+        random_hypernet(tiny_mlp(), SMALL_INR, 21).to_bytes().unwrap(),
+        random_hypernet(tiny_conv(), SMALL_INR, 22).to_bytes().unwrap(),
+        random_hypernet(wide_mlp(), InrConfig { bands: 3, hidden: 12, depth: 1, norm: 20.0 }, 23).to_bytes().unwrap(),
+    ]
+}
+
+/// The plain residual MLP of `docs`/method §1, one row at a time, from unpacked parameters.
+fn naive_mlp(cfg: &InrConfig, out_size: usize, params: &[f32], x: &[f32]) -> Vec<f32> {
+    let (h, p) = (cfg.hidden as usize, cfg.features());
+    let seg = |s: usize| {
+        let g = cfg.segment(s, out_size);
+        &params[g.offset..g.offset + g.len]
+    };
+    let dense = |w: &[f32], b: &[f32], x: &[f32], n_out: usize, n_in: usize| -> Vec<f32> {
+        (0..n_out).map(|o| b[o] + (0..n_in).map(|i| w[o * n_in + i] * x[i]).sum::<f32>()).collect()
+    };
+    let mut hid: Vec<f32> = dense(seg(0), seg(1), x, h, p).into_iter().map(|v| v.max(0.0)).collect();
+    for k in 0..cfg.depth as usize {
+        let t = dense(seg(2 + 3 * k), seg(3 + 3 * k), &hid, h, h);
+        let s = seg(4 + 3 * k)[0];
+        hid = hid.iter().zip(&t).map(|(a, t)| a + s * t.max(0.0)).collect();
+    }
+    let n = cfg.segment_count();
+    dense(seg(n - 2), seg(n - 1), &hid, out_size, h)
+}
+
+/// Tensor `info` of the width-`h` member, computed from the definition: for each element, its
+/// query row and slot within the row (by the tensor's layout), then the mean over `samples` of
+/// `MLP(fourier(normalise(noisy coordinate)))[slot] / noisy C_in`.
+fn by_definition(net: &Hypernet<'_>, info: &ParamInfo, samples: u32, seed: u64) -> Vec<f32> {
+    let m = info.morph.unwrap();
+    let t = &net.tensors[m.index];
+    let out_size = t.out_size as usize;
+    let mut params = vec![0.0; net.inr.param_count(out_size)];
+    t.params.unpack(&net.inr, out_size, &mut params).unwrap();
+    let total = net.arch.morphed_count();
+    let amp = coords::amplitude(net.meta.sigma);
+    let is_bias = info.kind == ParamKind::Bias;
+    let [c_out, c_in, k, _] = info.shape;
+    let mut out = vec![0.0; info.len()];
+    for o in 0..c_out {
+        for i in 0..c_in {
+            for kk in 0..k * k {
+                let index = (o * c_in + i) * k * k + kk;
+                // Layout: a bias row per output; a whole-row query per output; else one per (o, i).
+                let (row, slot, raw0) = match (is_bias, m.query) {
+                    (true, _) => (o, 0, [m.index, o, 0, total, c_out, 1]),
+                    (false, Query::Row) => (o, i * k * k + kk, [m.index, o, 0, total, c_out, c_in]),
+                    (false, Query::Pair) => (o * c_in + i, kk, [m.index, o, i, total, c_out, c_in]),
+                };
+                assert_eq!(coords::noisy(&m, total, row, is_bias, 0, seed, amp), raw0.map(|v| v as f32));
+                let mut sum = 0.0f32;
+                for s in 0..samples {
+                    let raw = coords::noisy(&m, total, row, is_bias, s, seed, amp);
+                    let mut pe = vec![0.0; net.inr.features()];
+                    fourier(&coords::normalise(raw, net.inr.norm), net.inr.bands as usize, &mut pe);
+                    sum += naive_mlp(&net.inr, out_size, &params, &pe)[slot] / raw[5];
+                }
+                out[index] = sum / samples as f32;
+            }
+        }
+    }
+    out
+}
+
+fn assert_close(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (n, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{what}[{n}]: {g} vs {w}");
+    }
+}
+
+#[test]
+fn morphed_tensors_match_their_definition() {
+    for bytes in files() {
+        let net = format::read(&bytes).unwrap();
+        for h in [net.arch.h_min as usize, net.arch.h_max as usize - 1, net.arch.h_max as usize] {
+            for (samples, seed) in [(1, 0), (3, 7), (5, 99)] {
+                let m = Materialiser::new(&net, h, samples, seed).unwrap();
+                let all = m.to_vec().unwrap();
+                for info in net.arch.params(h) {
+                    let got = &all[info.offset..info.offset + info.len()];
+                    let what = format!("{} h={h} K={samples} {}", net.arch.name, info.name());
+                    match info.morph {
+                        Some(_) => assert_close(got, &by_definition(&net, &info, samples, seed), &what),
+                        None => {
+                            let bytes = net.frozen[info.frozen_index];
+                            let want: Vec<f32> = bytes.chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+                            assert_eq!(got, &want[..], "{what}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_query_layout_is_exercised() {
+    let bytes = &files()[1];
+    let net = format::read(bytes).unwrap();
+    let layouts: Vec<_> = net.arch.params(4).map(|p| (p.kind, p.morph.map(|m| m.query))).collect();
+    assert!(layouts.contains(&(ParamKind::Weight, Some(Query::Row))));
+    assert!(layouts.contains(&(ParamKind::Weight, Some(Query::Pair))));
+    assert!(layouts.contains(&(ParamKind::Bias, Some(Query::Pair))));
+    assert!(layouts.contains(&(ParamKind::Bias, None)));
+    assert!(layouts.contains(&(ParamKind::Scale, None)));
+}
+
+#[test]
+fn materialisation_is_deterministic() {
+    for bytes in files() {
+        let copy = bytes.clone();
+        let (a, b) = (format::read(&bytes).unwrap(), format::read(&copy).unwrap());
+        let h = a.arch.h_max as usize;
+        for samples in [1, 4] {
+            let x = Materialiser::new(&a, h, samples, 5).unwrap().to_vec().unwrap();
+            let y = Materialiser::new(&b, h, samples, 5).unwrap().to_vec().unwrap();
+            assert_eq!(x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), y.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        }
+        // The seed matters once noisy samples are averaged in, and only then.
+        let k1 = |seed| Materialiser::new(&a, h, 1, seed).unwrap().to_vec().unwrap();
+        assert_eq!(k1(1), k1(2));
+        let k4 = |seed| Materialiser::new(&a, h, 4, seed).unwrap().to_vec().unwrap();
+        assert_ne!(k4(1), k4(2));
+    }
+}
+
+#[test]
+fn streaming_per_tensor_equals_all() {
+    for bytes in files() {
+        let net = format::read(&bytes).unwrap();
+        let h = net.arch.h_max as usize;
+        let m = Materialiser::new(&net, h, 2, 3).unwrap();
+        let all = m.to_vec().unwrap();
+        let mut out = vec![f32::NAN; m.largest_tensor()];
+        let mut scratch = vec![f32::NAN; m.scratch_len()];
+        for info in net.arch.params(h) {
+            let t = m.tensor(&info, &mut out, &mut scratch).unwrap();
+            assert_eq!(&*t, &all[info.offset..info.offset + info.len()], "{}", info.name());
+        }
+    }
+}
+
+#[test]
+fn small_buffers_and_bad_arguments_are_errors() {
+    let bytes = &files()[1];
+    let net = format::read(bytes).unwrap();
+    assert_eq!(Materialiser::new(&net, 0, 1, 0).unwrap_err(), Error::BadWidth);
+    assert_eq!(Materialiser::new(&net, net.arch.h_max as usize + 1, 1, 0).unwrap_err(), Error::BadWidth);
+    assert!(matches!(Materialiser::new(&net, 2, 0, 0), Err(Error::Invalid(_))));
+    let m = Materialiser::new(&net, 3, 1, 0).unwrap();
+    let (total, scratch_len) = (m.total_len(), m.scratch_len());
+    let mut scratch = vec![0.0; scratch_len];
+    let mut out = vec![0.0; total - 1];
+    assert_eq!(m.all(&mut out, &mut scratch).unwrap_err(), Error::BufferTooSmall { needed: total, provided: total - 1 });
+    let mut out = vec![0.0; total];
+    let mut short = vec![0.0; scratch_len - 1];
+    assert_eq!(m.all(&mut out, &mut short).unwrap_err(), Error::BufferTooSmall { needed: scratch_len, provided: scratch_len - 1 });
+    let info = net.arch.params(3).find(|p| p.morph.is_some()).unwrap();
+    let mut small = vec![0.0; info.len() - 1];
+    assert!(matches!(m.tensor(&info, &mut small, &mut scratch), Err(Error::BufferTooSmall { .. })));
+    assert_eq!(m.all(&mut out, &mut scratch).unwrap().len(), total);
+}
