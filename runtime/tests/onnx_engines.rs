@@ -1,0 +1,146 @@
+//! Every ONNX model the writer emits passes the `onnx` checker and tract's loader, and the
+//! native, tract and ONNX Runtime engines agree within 1e-4 on the same input.
+//!
+//! Needs `METAMORPH_PYTHON` (a Python with the `onnx` package) and `ORT_DYLIB_PATH` (the ONNX
+//! Runtime shared library); `scripts/test.sh` sets both. Missing either fails the test.
+#![cfg(feature = "onnx")]
+
+use metamorph::engine::{Backend, Source};
+use metamorph::onnx::{to_onnx, Provenance};
+use metamorph::spec::{ArchSpec, Dim, Layer};
+use std::path::PathBuf;
+use std::process::Command;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 40) as f32 / (1u64 << 24) as f32
+    }
+    fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| (self.next() - 0.5) * 2.0 * scale).collect()
+    }
+}
+
+fn families() -> Vec<ArchSpec> {
+    use Layer::*;
+    let w = |m| Dim::Width(m);
+    let f = |n| Dim::Fixed(n);
+    let conv = |out, kernel, stride, pad| Conv2d { out, kernel, stride, pad };
+    vec![
+        ArchSpec::new("mlp", [1, 8, 8], 12, 2, &[Flatten, Dense { out: w(1) }, Relu, Dense { out: w(1) }, Relu, Dense { out: f(10) }]).unwrap(),
+        ArchSpec::new(
+            "cnn-pools",
+            [1, 12, 12],
+            6,
+            1,
+            &[conv(w(1), 3, 1, 1), Relu, MaxPool { kernel: 2, stride: 2 }, conv(w(2), 3, 2, 1), Relu, AvgPool { kernel: 2, stride: 1 }, GlobalAvgPool, Flatten, Dense { out: f(4) }],
+        )
+        .unwrap(),
+        ArchSpec::new(
+            "resnet-ish",
+            [2, 10, 10],
+            4,
+            1,
+            &[conv(w(2), 3, 1, 1), Relu, Save, conv(w(2), 3, 1, 1), Relu, Save, conv(w(2), 1, 1, 0), AddScaled, AddScaled, MaxPool { kernel: 2, stride: 2 }, Flatten, Dense { out: f(3) }],
+        )
+        .unwrap(),
+        ArchSpec::new("residual-mlp", [1, 4, 4], 8, 1, &[Flatten, Dense { out: w(2) }, Relu, Save, Dense { out: w(2) }, Relu, AddScaled, Dense { out: f(5) }]).unwrap(),
+    ]
+}
+
+fn scratch_file(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("metamorph-onnx-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn onnx_check(path: &std::path::Path) {
+    let python = std::env::var("METAMORPH_PYTHON").expect(
+        "METAMORPH_PYTHON is not set: point it at a Python with the `onnx` package (scripts/test.sh sets it)",
+    );
+    let out = Command::new(&python)
+        .args(["-c", "import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)"])
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("running {python}: {e}"));
+    assert!(out.status.success(), "onnx checker rejected {}:\n{}", path.display(), String::from_utf8_lossy(&out.stderr));
+}
+
+fn assert_close(what: &str, a: &[f32], b: &[f32]) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths differ");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= 1e-4 * x.abs().max(1.0), "{what}: logit {i}: {x} vs {y}");
+    }
+}
+
+#[test]
+fn writer_output_passes_checker_and_backends_agree() {
+    if cfg!(feature = "ort") {
+        assert!(
+            std::env::var_os("ORT_DYLIB_PATH").is_some(),
+            "ORT_DYLIB_PATH is not set: point it at libonnxruntime.so (scripts/test.sh sets it)"
+        );
+    }
+    let mut rng = Rng(0x5eed);
+    for arch in families() {
+        for h in [arch.h_min as usize, (arch.h_min as usize + arch.h_max as usize) / 2, arch.h_max as usize] {
+            let costs = arch.costs(h).unwrap();
+            let params = rng.vec(costs.params, 0.5);
+            let batch = 3;
+            let input: Vec<f32> = (0..batch * arch.input_shape().len()).map(|_| rng.next()).collect();
+            let what = format!("{} at h = {h}", arch.name);
+            let prov = Provenance { dataset: "test".into(), checksum: 0xdead_beef };
+            let onnx = to_onnx(&arch, h, &params, &prov).unwrap();
+            let path = scratch_file(&format!("{}-h{h}.onnx", arch.name));
+            std::fs::write(&path, &onnx).unwrap();
+            onnx_check(&path);
+
+            let native = Backend::Native.load(&Source::Params { arch: &arch, h, params: &params }).unwrap().run(&input, batch).unwrap();
+            assert_eq!(native.len(), batch * arch.classes().unwrap());
+            let tract = Backend::Tract.load(&Source::Onnx(&onnx)).unwrap().run(&input, batch).unwrap();
+            assert_close(&format!("{what}: tract vs native"), &tract, &native);
+            if cfg!(feature = "ort") {
+                let ort = Backend::Ort.load(&Source::Onnx(&onnx)).unwrap().run(&input, batch).unwrap();
+                assert_close(&format!("{what}: ort vs native"), &ort, &native);
+            }
+        }
+    }
+}
+
+#[test]
+fn metadata_and_symbolic_batch() {
+    use prost::Message;
+    let arch = &families()[0];
+    let params = vec![0.1; arch.costs(5).unwrap().params];
+    let bytes = to_onnx(arch, 5, &params, &Provenance { dataset: "digits".into(), checksum: 0x1234_abcd }).unwrap();
+    let m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let meta: std::collections::HashMap<_, _> = m.metadata_props.iter().map(|e| (e.key.as_str(), e.value.as_str())).collect();
+    assert_eq!(meta["family"], "mlp");
+    assert_eq!(meta["h"], "5");
+    assert_eq!(meta["hypernet_crc32"], "1234abcd");
+    assert_eq!(meta["dataset"], "digits");
+    assert!(m.opset_import[0].version >= 13);
+    // The same model runs at several batch sizes.
+    let mut e = Backend::Tract.load(&Source::Onnx(&bytes)).unwrap();
+    for batch in [1, 7] {
+        assert_eq!(e.run(&vec![0.5; batch * 64], batch).unwrap().len(), batch * 10);
+    }
+    assert!(e.run(&[0.5; 63], 1).is_err(), "wrong input length must be an error");
+}
+
+#[test]
+fn bad_inputs_are_errors() {
+    let arch = &families()[0];
+    assert!(to_onnx(arch, 5, &[0.0; 3], &Provenance::default()).is_err(), "wrong parameter count");
+    assert!(to_onnx(arch, 99, &[], &Provenance::default()).is_err(), "width out of range");
+    let mut params = vec![0.1; arch.costs(5).unwrap().params];
+    params[7] = f32::NAN;
+    assert!(to_onnx(arch, 5, &params, &Provenance::default()).is_err(), "non-finite parameter");
+    assert!(Backend::Tract.load(&Source::Onnx(b"not an onnx model")).is_err());
+    assert!(Backend::Native.load(&Source::Onnx(b"")).is_err());
+    assert_eq!("ORT".parse::<Backend>().unwrap(), Backend::Ort);
+    assert!("cuda".parse::<Backend>().is_err());
+}
