@@ -7,3 +7,9 @@
 
 pub mod preset;
 pub mod net;
+pub mod base;
+pub mod bn;
+pub mod data;
+pub mod fold;
+pub mod permute;
+pub mod rng;

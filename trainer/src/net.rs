@@ -23,6 +23,18 @@ pub fn param_shape(arch: &ArchSpec, p: &ParamInfo) -> Vec<usize> {
 /// Logits `[N, classes]` of the member at base width `h` for input `x` `[N, C, H, W]`.
 /// `params` holds every tensor of `arch.params(h)` in order, shaped by [`param_shape`].
 pub fn forward(arch: &ArchSpec, h: usize, params: &[Tensor], x: &Tensor) -> Result<Tensor> {
+    forward_with(arch, h, params, x, &mut |_, _, y| Ok(y))
+}
+
+/// [`forward`], passing every layer's output through `hook(layer index, layer, output)` before
+/// the next layer sees it (base training inserts BatchNorm after convolutions this way).
+pub fn forward_with(
+    arch: &ArchSpec,
+    h: usize,
+    params: &[Tensor],
+    x: &Tensor,
+    hook: &mut dyn FnMut(usize, &Layer, Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
     let infos: Vec<ParamInfo> = arch.params(h).collect();
     if infos.len() != params.len() {
         candle_core::bail!("expected {} parameter tensors at h = {h}, got {}", infos.len(), params.len());
@@ -65,6 +77,7 @@ pub fn forward(arch: &ArchSpec, h: usize, params: &[Tensor], x: &Tensor) -> Resu
                 skip.add(&x.broadcast_mul(alpha)?)?
             }
         };
+        x = hook(index, layer, x)?;
     }
     Ok(x)
 }

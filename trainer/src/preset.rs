@@ -15,6 +15,9 @@ pub struct BaseConfig {
     pub batch: usize,
     /// AdamW learning rate.
     pub lr: f64,
+    /// Insert BatchNorm after every convolution during base training (folded away afterwards).
+    #[serde(default)]
+    pub bn: bool,
 }
 
 /// Hyperparameters of INR fitting.

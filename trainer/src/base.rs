@@ -1,0 +1,309 @@
+//! Base training: one family member at one width, trained from scratch with AdamW.
+//!
+//! The same code gives the network the INR is fitted to (at full width) and the
+//! "individually trained" baseline at every other width. Optional BatchNorm after every
+//! convolution is trained here and folded away before anything is saved or evaluated.
+//!
+//! ```
+//! use metamorph_trainer::{base, data::{Dataset, Split}, preset::Preset};
+//! let preset = Preset::load("digits-mlp").unwrap();
+//! let params = base::init_params(&preset.arch, 4, 0, &candle_core::Device::Cpu).unwrap();
+//! let test = Dataset::load("digits", Split::Test).unwrap();
+//! let acc = base::evaluate(&preset.arch, 4, &params, &test, &candle_core::Device::Cpu).unwrap();
+//! assert!((0.0..=1.0).contains(&acc));
+//! ```
+
+use crate::bn::BatchNorm;
+use crate::data::{Dataset, Split};
+use crate::fold::fold_all;
+use crate::net::{forward, forward_with, param_shape};
+use crate::preset::Preset;
+use crate::rng::Rng;
+use anyhow::{bail, ensure, Context, Result};
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use indicatif::{ProgressBar, ProgressStyle};
+use metamorph::spec::{ArchSpec, Layer, ParamKind};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// Settings of one base-training run.
+#[derive(Debug, Clone)]
+pub struct BaseOptions {
+    /// Base width `h` of the member to train.
+    pub h: usize,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// AdamW learning rate.
+    pub lr: f64,
+    /// Seed of initialisation and shuffling.
+    pub seed: u64,
+    /// Insert BatchNorm after every convolution (folded away at the end).
+    pub bn: bool,
+    /// Stop after this many optimiser steps (for tests and quick checks).
+    pub max_steps: Option<usize>,
+    /// Show progress bars on stderr.
+    pub progress: bool,
+}
+
+impl BaseOptions {
+    /// The preset's base-training settings at width `h` (default: the family's `h_max`), seed 0.
+    pub fn from_preset(preset: &Preset, h: Option<usize>) -> Self {
+        BaseOptions {
+            h: h.unwrap_or(preset.arch.h_max as usize),
+            epochs: preset.base.epochs,
+            batch: preset.base.batch,
+            lr: preset.base.lr,
+            seed: 0,
+            bn: preset.base.bn,
+            max_steps: None,
+            progress: true,
+        }
+    }
+}
+
+/// Result of [`train`].
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// Parameters in canonical order, shaped by [`param_shape`], BatchNorm folded in.
+    pub params: Vec<Tensor>,
+    /// Training loss of every step.
+    pub losses: Vec<f32>,
+    /// Test accuracy in `[0, 1]` after the last epoch.
+    pub test_accuracy: f32,
+    /// Wall-clock training time in seconds (evaluation included).
+    pub seconds: f64,
+}
+
+/// Fresh parameters at width `h`: Kaiming-uniform weights (`U(±√(6 / fan_in))`), biases
+/// `U(±1/√fan_in)`, residual scales 0 (skip-init). Deterministic in `seed`.
+pub fn init_params(arch: &ArchSpec, h: usize, seed: u64, device: &Device) -> Result<Vec<Tensor>> {
+    let mut rng = Rng::new(seed);
+    let mut fan_in = 1;
+    arch.params(h)
+        .map(|p| {
+            let shape = param_shape(arch, &p);
+            let n = p.len();
+            let values: Vec<f32> = match p.kind {
+                ParamKind::Weight => {
+                    fan_in = p.shape[1] * p.shape[2] * p.shape[3];
+                    let bound = (6.0 / fan_in as f32).sqrt();
+                    (0..n).map(|_| rng.uniform(-bound, bound)).collect()
+                }
+                ParamKind::Bias => {
+                    let bound = 1.0 / (fan_in as f32).sqrt();
+                    (0..n).map(|_| rng.uniform(-bound, bound)).collect()
+                }
+                ParamKind::Scale => vec![0.0; n],
+            };
+            Ok(Tensor::from_vec(values, shape, device)?)
+        })
+        .collect()
+}
+
+/// Fraction of `data` that the member at width `h` with `params` classifies correctly,
+/// evaluated in batches of 1000.
+pub fn evaluate(arch: &ArchSpec, h: usize, params: &[Tensor], data: &Dataset, device: &Device) -> Result<f32> {
+    ensure!(data.n > 0, "evaluating on an empty data set");
+    let mut correct = 0usize;
+    for idx in data.batches(1000, None) {
+        let (x, y) = data.batch(&idx, device)?;
+        let logits = forward(arch, h, params, &x)?;
+        correct += count_correct(&logits, &y)?;
+    }
+    Ok(correct as f32 / data.n as f32)
+}
+
+fn count_correct(logits: &Tensor, labels: &Tensor) -> Result<usize> {
+    let pred = logits.argmax(D::Minus1)?;
+    Ok(pred.eq(labels)?.to_dtype(DType::F32)?.sum_all()?.to_scalar::<f32>()? as usize)
+}
+
+/// Trains the member at width `opts.h` of `arch` on `train`, reporting test accuracy on `test`
+/// after every epoch. Errors if the data's image shape differs from the family's input.
+pub fn train(arch: &ArchSpec, opts: &BaseOptions, train: &Dataset, test: &Dataset, device: &Device) -> Result<Trained> {
+    let h = opts.h;
+    arch.check_h(h).map_err(anyhow::Error::msg).with_context(|| format!("width h = {h} of {}", arch.name))?;
+    let input = arch.input.map(|v| v as usize);
+    ensure!(train.shape == input, "data images are {:?} but {} takes {:?}", train.shape, arch.name, input);
+    let start = Instant::now();
+    let vars: Vec<Var> =
+        init_params(arch, h, opts.seed, device)?.iter().map(Var::from_tensor).collect::<candle_core::Result<_>>()?;
+    let mut bns: Vec<Option<BatchNorm>> = Vec::new();
+    for (layer, _, output) in arch.walk(h) {
+        bns.push(match (opts.bn, layer, output) {
+            (true, Layer::Conv2d { .. }, metamorph::spec::Shape::Image(c, ..)) => Some(BatchNorm::new(c, device)?),
+            _ => None,
+        });
+    }
+    let mut trainable = vars.clone();
+    for bn in bns.iter().flatten() {
+        trainable.push(bn.gamma.clone());
+        trainable.push(bn.beta.clone());
+    }
+    let mut opt = AdamW::new(trainable, ParamsAdamW { lr: opts.lr, ..Default::default() })?;
+    let params = || -> Vec<Tensor> { vars.iter().map(|v| v.as_tensor().clone()).collect() };
+
+    let steps_per_epoch = train.n.div_ceil(opts.batch.max(1));
+    let total = opts.max_steps.map_or(opts.epochs * steps_per_epoch, |m| m.min(opts.epochs * steps_per_epoch));
+    let bar = if opts.progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta} {msg}")
+            .expect("valid template"),
+    );
+    bar.set_prefix(format!("base {} h={h}", arch.name));
+    let mut losses = Vec::with_capacity(total);
+    let mut test_accuracy = 0.0;
+    'epochs: for epoch in 0..opts.epochs {
+        let (mut seen, mut correct, mut loss_sum) = (0usize, 0usize, 0.0f64);
+        let seed = opts.seed.wrapping_mul(0x9e37_79b9).wrapping_add(epoch as u64 + 1);
+        for idx in train.batches(opts.batch, Some(seed)) {
+            if losses.len() == total {
+                break 'epochs;
+            }
+            let (x, y) = train.batch(&idx, device)?;
+            let p = params();
+            let logits = forward_with(arch, h, &p, &x, &mut |i, _, t| match bns[i].as_mut() {
+                Some(bn) => bn.forward_train(&t),
+                None => Ok(t),
+            })?;
+            let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+            opt.backward_step(&loss)?;
+            let l = loss.to_scalar::<f32>()?;
+            losses.push(l);
+            seen += idx.len();
+            correct += count_correct(&logits.detach(), &y)?;
+            loss_sum += l as f64 * idx.len() as f64;
+            bar.set_message(format!(
+                "epoch {}/{} loss {:.4} acc {:.2}%",
+                epoch + 1,
+                opts.epochs,
+                loss_sum / seen as f64,
+                100.0 * correct as f64 / seen as f64
+            ));
+            bar.inc(1);
+        }
+        let folded = fold_all(arch, h, &params(), &bns)?;
+        test_accuracy = evaluate(arch, h, &folded, test, device)?;
+        if opts.progress {
+            bar.suspend(|| {
+                eprintln!(
+                    "epoch {}/{}: train loss {:.4}, train acc {:.2}%, test acc {:.2}%",
+                    epoch + 1,
+                    opts.epochs,
+                    loss_sum / seen.max(1) as f64,
+                    100.0 * correct as f64 / seen.max(1) as f64,
+                    100.0 * test_accuracy
+                )
+            });
+        }
+    }
+    bar.finish_and_clear();
+    let params = fold_all(arch, h, &params(), &bns)?;
+    if losses.len() % steps_per_epoch != 0 {
+        test_accuracy = evaluate(arch, h, &params, test, device)?;
+    }
+    Ok(Trained { params, losses, test_accuracy, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// A member's parameters with what they belong to: the unit saved by base training.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// The family.
+    pub arch: ArchSpec,
+    /// Base width of the member.
+    pub h: usize,
+    /// Parameters in canonical order, shaped by [`param_shape`].
+    pub params: Vec<Tensor>,
+    /// Free-form string metadata (preset, seed, test accuracy, ...).
+    pub metadata: HashMap<String, String>,
+}
+
+impl Checkpoint {
+    /// Writes a safetensors file: tensors named by `ParamInfo::name()` (`layer1.weight`, ...),
+    /// f32, with `arch` (JSON), `h` and every `metadata` entry in its header. Atomic: writes
+    /// `<path>.tmp`, then renames it over `path`.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let infos: Vec<_> = self.arch.params(self.h).collect();
+        ensure!(infos.len() == self.params.len(), "{} tensors for {} parameters", self.params.len(), infos.len());
+        let mut bytes = Vec::with_capacity(infos.len());
+        for (p, t) in infos.iter().zip(&self.params) {
+            let want = param_shape(&self.arch, p);
+            ensure!(t.dims() == want.as_slice(), "{} has shape {:?}, expected {:?}", p.name(), t.dims(), want);
+            let v = t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+            bytes.push(v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
+        }
+        let views = infos
+            .iter()
+            .zip(&bytes)
+            .map(|(p, b)| {
+                let view = safetensors::tensor::TensorView::new(
+                    safetensors::Dtype::F32,
+                    param_shape(&self.arch, p),
+                    b,
+                )?;
+                Ok((p.name().to_string(), view))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut meta = self.metadata.clone();
+        meta.insert("arch".into(), serde_json::to_string(&self.arch)?);
+        meta.insert("h".into(), self.h.to_string());
+        let data = safetensors::serialize(views, Some(meta)).context("serialising safetensors")?;
+        let tmp = path.with_extension(match path.extension() {
+            Some(e) => format!("{}.tmp", e.to_string_lossy()),
+            None => "tmp".into(),
+        });
+        std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+        Ok(())
+    }
+
+    /// Reads a file written by [`Checkpoint::save`]. Errors name the file and the missing or
+    /// misshapen tensor.
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let ctx = || format!("reading checkpoint {}", path.display());
+        let data = std::fs::read(path).with_context(ctx)?;
+        let st = safetensors::SafeTensors::deserialize(&data).with_context(ctx)?;
+        let (_, header) = safetensors::SafeTensors::read_metadata(&data).with_context(ctx)?;
+        let metadata = header.metadata().clone().unwrap_or_default();
+        let arch: ArchSpec = serde_json::from_str(metadata.get("arch").with_context(|| format!("{}: no arch in metadata", path.display()))?)
+            .with_context(ctx)?;
+        let h: usize = metadata.get("h").with_context(|| format!("{}: no h in metadata", path.display()))?.parse().with_context(ctx)?;
+        let mut params = Vec::new();
+        for p in arch.params(h) {
+            let name = p.name().to_string();
+            let view = st.tensor(&name).with_context(|| format!("{}: tensor {name}", path.display()))?;
+            let want = param_shape(&arch, &p);
+            if view.dtype() != safetensors::Dtype::F32 || view.shape() != want.as_slice() {
+                bail!("{}: {name} is {:?} {:?}, expected F32 {:?}", path.display(), view.dtype(), view.shape(), want);
+            }
+            let v: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            params.push(Tensor::from_vec(v, want, device)?);
+        }
+        Ok(Checkpoint { arch, h, params, metadata })
+    }
+}
+
+/// Base-trains preset `preset_name` (see [`Preset::load`]) with `opts` on its data set and
+/// saves the folded parameters to `out`; what `metamorph-train base` runs.
+pub fn run(preset_name: &str, opts: &BaseOptions, out: &Path, device: &Device) -> Result<Trained> {
+    let preset = Preset::load(preset_name)?;
+    let train_set = Dataset::load(&preset.dataset, Split::Train)?;
+    let test_set = Dataset::load(&preset.dataset, Split::Test)?;
+    let trained = train(&preset.arch, opts, &train_set, &test_set, device)
+        .with_context(|| format!("base training {preset_name} at h = {}", opts.h))?;
+    let metadata = HashMap::from([
+        ("preset".to_string(), preset_name.to_string()),
+        ("dataset".to_string(), preset.dataset.clone()),
+        ("seed".to_string(), opts.seed.to_string()),
+        ("epochs".to_string(), opts.epochs.to_string()),
+        ("bn".to_string(), if opts.bn { "folded" } else { "none" }.to_string()),
+        ("test_accuracy".to_string(), format!("{:.6}", trained.test_accuracy)),
+    ]);
+    let ckpt = Checkpoint { arch: preset.arch.clone(), h: opts.h, params: trained.params.clone(), metadata };
+    ckpt.save(out)?;
+    Ok(trained)
+}

@@ -1,0 +1,63 @@
+//! Base training lowers the loss, BatchNorm training runs, and checkpoints round-trip.
+
+mod common;
+use candle_core::Device;
+use metamorph_trainer::base::{self, BaseOptions, Checkpoint};
+use metamorph_trainer::data::{Dataset, Split};
+use metamorph_trainer::preset::Preset;
+use std::collections::HashMap;
+
+fn mean(v: &[f32]) -> f32 {
+    v.iter().sum::<f32>() / v.len() as f32
+}
+
+#[test]
+fn a_few_steps_lower_the_loss_and_checkpoints_round_trip() {
+    let preset = Preset::load("digits-mlp").unwrap();
+    let (train, test) = (Dataset::load("digits", Split::Train).unwrap(), Dataset::load("digits", Split::Test).unwrap());
+    let mut opts = BaseOptions::from_preset(&preset, Some(16));
+    opts.progress = false;
+    opts.max_steps = Some(60);
+    let t = base::train(&preset.arch, &opts, &train, &test, &Device::Cpu).unwrap();
+    assert_eq!(t.losses.len(), 60);
+    assert!(mean(&t.losses[50..]) < 0.5 * mean(&t.losses[..5]), "{:?}", t.losses);
+    assert!(t.test_accuracy > 0.5, "{}", t.test_accuracy);
+    // Same seed, same result.
+    let again = base::train(&preset.arch, &opts, &train, &test, &Device::Cpu).unwrap();
+    assert_eq!(t.losses, again.losses);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.safetensors");
+    let ckpt = Checkpoint {
+        arch: preset.arch.clone(),
+        h: 16,
+        params: t.params.clone(),
+        metadata: HashMap::from([("preset".to_string(), "digits-mlp".to_string())]),
+    };
+    ckpt.save(&path).unwrap();
+    assert!(!dir.path().join("b.safetensors.tmp").exists());
+    let back = Checkpoint::load(&path, &Device::Cpu).unwrap();
+    assert_eq!((back.arch, back.h), (preset.arch.clone(), 16));
+    assert_eq!(back.metadata["preset"], "digits-mlp");
+    let names: Vec<String> = safetensors::SafeTensors::deserialize(&std::fs::read(&path).unwrap())
+        .unwrap()
+        .names()
+        .into_iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert!(names.contains(&"layer1.weight".to_string()) && names.contains(&"layer5.bias".to_string()), "{names:?}");
+    let acc = base::evaluate(&preset.arch, 16, &back.params, &test, &Device::Cpu).unwrap();
+    assert_eq!(acc, t.test_accuracy);
+}
+
+#[test]
+fn batchnorm_training_runs_and_is_folded() {
+    let arch = common::conv_net();
+    let (train, test) = (Dataset::load("digits", Split::Train).unwrap().take(256), Dataset::load("digits", Split::Test).unwrap());
+    let opts = BaseOptions { h: 4, epochs: 6, batch: 32, lr: 0.01, seed: 1, bn: true, max_steps: None, progress: false };
+    let t = base::train(&arch, &opts, &train, &test, &Device::Cpu).unwrap();
+    assert!(mean(&t.losses[t.losses.len() - 8..]) < 0.6 * mean(&t.losses[..4]), "{:?}", t.losses);
+    // The returned (folded) parameters are a plain network of the right shapes.
+    assert_eq!(t.params.len(), arch.params(4).count());
+    assert!(t.test_accuracy > 0.3, "{}", t.test_accuracy);
+}

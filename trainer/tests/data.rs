@@ -1,0 +1,84 @@
+//! The IDX reader on the real committed files, and its errors.
+
+use metamorph_trainer::data::{read_idx, Dataset, Split};
+use std::io::Write;
+
+#[test]
+fn mnist_counts_labels_and_pixels() {
+    let train = Dataset::load("mnist", Split::Train).unwrap();
+    let test = Dataset::load("mnist", Split::Test).unwrap();
+    assert_eq!((train.n, test.n), (60000, 10000));
+    assert_eq!(train.shape, [1, 28, 28]);
+    assert_eq!(train.images.len(), 60000 * 784);
+    assert_eq!(train.labels[0], 5, "first MNIST training label is 5");
+    assert!(train.labels.iter().chain(&test.labels).all(|&l| l < 10));
+    assert!((0..10).all(|c| test.labels.contains(&c)));
+    let max = train.images.iter().cloned().fold(0.0f32, f32::max);
+    assert_eq!(max, 1.0);
+    assert!(train.images.iter().all(|&p| (0.0..=1.0).contains(&p)));
+}
+
+#[test]
+fn digits_counts_labels_and_pixels() {
+    let train = Dataset::load("digits", Split::Train).unwrap();
+    let test = Dataset::load("digits", Split::Test).unwrap();
+    assert_eq!((train.n, test.n), (1437, 360));
+    assert_eq!(train.shape, [1, 8, 8]);
+    assert!(train.labels.iter().chain(&test.labels).all(|&l| l < 10));
+    assert!((0..10).all(|c| train.labels.contains(&c)));
+    // Pixels 0..16 divided by 16: the maximum reaches 1.
+    assert_eq!(train.images.iter().cloned().fold(0.0f32, f32::max), 1.0);
+}
+
+#[test]
+fn batches_are_seeded_and_cover_everything() {
+    let test = Dataset::load("digits", Split::Test).unwrap();
+    let a = test.batches(64, Some(3));
+    assert_eq!(a, test.batches(64, Some(3)));
+    assert_ne!(a, test.batches(64, Some(4)));
+    let mut all: Vec<usize> = a.concat();
+    all.sort();
+    assert_eq!(all, (0..360).collect::<Vec<_>>());
+    let (x, y) = test.batch(&a[0], &candle_core::Device::Cpu).unwrap();
+    assert_eq!(x.dims(), &[64, 1, 8, 8]);
+    assert_eq!(y.dtype(), candle_core::DType::U32);
+    assert_eq!(y.to_vec1::<u32>().unwrap()[0], test.labels[a[0][0]] as u32);
+}
+
+#[test]
+fn missing_file_names_path_and_remedy() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Dataset::load_dir(dir.path(), Split::Train, 255.0).unwrap_err();
+    assert!(format!("{err:#}").contains("train-images-idx3-ubyte.gz"), "{err:#}");
+    // The named loader says how to get the data.
+    let err = Dataset::load_in(dir.path(), "fashion-mnist", Split::Train).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("fetch-fashion-mnist.sh") && msg.contains("fashion-mnist/train-images-idx3-ubyte.gz"), "{msg}");
+    eprintln!("{msg}");
+    assert!(format!("{:#}", Dataset::load("cifar", Split::Train).unwrap_err()).contains("unknown data set"));
+}
+
+fn gz(path: &std::path::Path, bytes: &[u8]) {
+    let mut e = flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap();
+}
+
+#[test]
+fn bad_magic_truncation_and_count_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.gz");
+    gz(&p, &[0, 0, 0x0d, 1, 0, 0, 0, 1, 7]);
+    assert!(format!("{:#}", read_idx(&p).unwrap_err()).contains("bad IDX magic"));
+    gz(&p, &[0, 0, 8, 1, 0, 0, 0, 3, 7]);
+    assert!(format!("{:#}", read_idx(&p).unwrap_err()).contains("truncated"));
+    gz(&p, &[0, 0, 8, 1, 0, 0, 0, 1, 7]);
+    assert_eq!(read_idx(&p).unwrap(), (vec![1], vec![7]));
+    std::fs::write(&p, b"not gzip").unwrap();
+    assert!(read_idx(&p).is_err());
+    // Two images, three labels.
+    gz(&dir.path().join("train-images-idx3-ubyte.gz"), &[0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 9, 9]);
+    gz(&dir.path().join("train-labels-idx1-ubyte.gz"), &[0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3]);
+    let msg = format!("{:#}", Dataset::load_dir(dir.path(), Split::Train, 255.0).unwrap_err());
+    assert!(msg.contains("2 images") && msg.contains("3 labels"), "{msg}");
+}
