@@ -144,3 +144,29 @@ fn bad_inputs_are_errors() {
     assert_eq!("ORT".parse::<Backend>().unwrap(), Backend::Ort);
     assert!("cuda".parse::<Backend>().is_err());
 }
+
+#[test]
+fn switcher_cache_counts_in_the_planners_overhead() {
+    use metamorph::format::{self, OwnedHypernet};
+    use metamorph::inr::InrConfig;
+    use metamorph::plan::Budget;
+    use metamorph::switch::Switcher;
+    let arch = families().remove(0);
+    let inr = InrConfig { bands: 2, hidden: 8, depth: 1, norm: 16.0 };
+    let bytes = OwnedHypernet::zeros(arch, inr, "test").unwrap().to_bytes().unwrap();
+    let net = format::read(&bytes).unwrap();
+    let mut s = Switcher::new(net, Backend::Tract).with_cache(1 << 20);
+    let base = s.overhead_bytes();
+    let wide = Budget::default();
+    let first = s.switch(&wide).unwrap();
+    assert!(!first.cached && first.plan.costs.h == 12);
+    assert_eq!(s.cache_bytes(), first.onnx_bytes);
+    assert_eq!(s.overhead_bytes(), base + first.onnx_bytes);
+    let again = s.switch(&wide).unwrap();
+    assert!(again.cached && again.timings.materialise.is_zero());
+    // A RAM budget that only fits without the cache: the cache is dropped, the plan still succeeds.
+    let c = s.net().arch.costs(12).unwrap();
+    let tight = Budget { max_ram_bytes: Some(c.weight_bytes + c.activation_bytes + base), ..Budget::default() };
+    let p = s.plan(&tight).unwrap();
+    assert_eq!((p.costs.h, s.cache_bytes()), (12, 0));
+}

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 
 /// The repository root (where `models/` and `data/` live), from this crate's location.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// Reads a hypernet file's bytes, naming the file on error.

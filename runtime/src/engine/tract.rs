@@ -47,6 +47,6 @@ impl Engine for TractEngine {
 
     fn describe(&self) -> String {
         let [c, h, w] = self.sample;
-        format!("tract {}: optimised plan of {} nodes, input [N, {c}, {h}, {w}]", env!("CARGO_PKG_VERSION"), self.nodes)
+        format!("tract: optimised plan of {} nodes, input [N, {c}, {h}, {w}]", self.nodes)
     }
 }
