@@ -62,7 +62,8 @@ fn onnx_check(path: &std::path::Path) {
         "METAMORPH_PYTHON is not set: point it at a Python with the `onnx` package (scripts/test.sh sets it)",
     );
     let out = Command::new(&python)
-        .args(["-c", "import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)"])
+        .args(["-c", "import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); \
+             onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)"])
         .arg(path)
         .output()
         .unwrap_or_else(|e| panic!("running {python}: {e}"));

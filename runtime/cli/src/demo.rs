@@ -57,7 +57,7 @@ pub fn run(args: &Args) -> Result<()> {
         "step", "battery", "budget", "width", "h", "weights", "MACs", "switch ms", "infer ms/im", "accuracy"
     );
     for (step, &battery) in TRACE.iter().enumerate() {
-        let max_macs = lo + (hi - lo) * battery as usize / 100;
+        let max_macs = lo + hi.saturating_sub(lo) * battery as usize / 100;
         let budget = Budget { max_macs: Some(max_macs), ..Budget::default() };
         let mut active = switcher.switch(&budget).with_context(|| format!("step {step}, battery {battery}%"))?;
         let (acc, per_image) = classify(&mut active, &set, step * args.batch, args.batch, args.batch)

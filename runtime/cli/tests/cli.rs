@@ -59,6 +59,18 @@ fn fixture() -> Fixture {
     Fixture { digits: s(digits), mnist: s(mnist), corrupt: s(corrupt), root, _dir: dir }
 }
 
+/// Runs the Python `onnx` checker on `path` (needs METAMORPH_PYTHON, as set by scripts/test.sh).
+fn onnx_check(path: &Path) {
+    let python = std::env::var("METAMORPH_PYTHON")
+        .expect("METAMORPH_PYTHON is not set: point it at a Python with the `onnx` package (scripts/test.sh sets it)");
+    let out = Command::new(&python)
+        .args(["-c", "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)"])
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("running {python}: {e}"));
+    assert!(out.status.success(), "onnx checker rejected {}:\n{}", path.display(), String::from_utf8_lossy(&out.stderr));
+}
+
 fn data(name: &str) -> String {
     repo().join("data").join(name).to_string_lossy().into_owned()
 }
@@ -107,6 +119,7 @@ fn materialize() {
     ok(&["materialize", &f.digits, "--width", "0.5", "-o", &o, "--samples", "2"]);
     let bytes = std::fs::read(&out_path).unwrap();
     assert!(bytes.len() > 1000);
+    onnx_check(&out_path);
     ok(&["materialize", &f.digits, "--max-bytes", "3000", "-o", &o]);
     // No temporary file is left behind.
     assert_eq!(std::fs::read_dir(&f.root).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp")).count(), 0);
