@@ -17,6 +17,20 @@ pub fn digits_mlp() -> (ArchSpec, InrConfig) {
     (arch, InrConfig { bands: 6, hidden: 32, depth: 1, norm: 64.0 })
 }
 
+/// The `mnist-lenet` family (3 convolutions, pools, GAP, dense; h 2..=32), as in `models/mnist-lenet.json`.
+pub fn mnist_lenet() -> (ArchSpec, InrConfig) {
+    let conv = |m, kernel, pad| Layer::Conv2d { out: Dim::Width(m), kernel, stride: 1, pad };
+    let pool = Layer::MaxPool { kernel: 2, stride: 2 };
+    let layers = [
+        conv(1, 3, 1), Layer::Relu, pool,
+        conv(2, 5, 2), Layer::Relu, pool,
+        conv(4, 5, 2), Layer::Relu,
+        Layer::GlobalAvgPool, Layer::Flatten, Layer::Dense { out: Dim::Fixed(10) },
+    ];
+    let arch = ArchSpec::new("mnist-lenet", [1, 28, 28], 32, 2, &layers).expect("valid spec");
+    (arch, InrConfig { bands: 6, hidden: 48, depth: 2, norm: 128.0 })
+}
+
 fn mlp_layers() -> [Layer; 6] {
     [
         Layer::Flatten,

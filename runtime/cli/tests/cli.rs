@@ -160,3 +160,18 @@ fn bench_and_demo() {
     assert!(err.contains("28×28") && err.contains("[1, 8, 8]"), "{err}");
     fails(&["demo", "--model", &f.mnist, "--data", &data("digits")]);
 }
+
+#[test]
+fn conv_family_end_to_end() {
+    let f = fixture();
+    let (arch, inr) = metamorph_cli::sample::mnist_lenet();
+    let path = f.root.join("lenet.mmh");
+    std::fs::write(&path, random_hypernet(arch, inr, "mnist", 9).unwrap()).unwrap();
+    let p = path.to_string_lossy();
+    for backend in ["native", "tract", "ort"] {
+        ok(&["eval", &p, "--data", &data("mnist"), "--width", "0.5", "--backend", backend, "--limit", "64"]);
+    }
+    let onnx = f.root.join("lenet.onnx");
+    ok(&["materialize", &p, "--max-macs", "200000", "-o", &onnx.to_string_lossy()]);
+    onnx_check(&onnx);
+}
