@@ -1,4 +1,9 @@
-//! The one dense kernel everything runs on: `Y = X · Wᵀ + b` through `matrixmultiply::sgemm`.
+//! The one dense kernel everything runs on: `Y = X · Wᵀ + b`.
+//!
+//! With the `matrixmultiply` feature (implied by `std`) it runs on `matrixmultiply::sgemm`, which
+//! heap-allocates its packing buffers. Without it, a portable dot-product kernel that allocates
+//! nothing, so the core links with neither `std` nor a global allocator. The two agree to rounding,
+//! not bit for bit (different summation order); each is deterministic.
 
 use crate::error::{Error, Result};
 
@@ -24,7 +29,41 @@ pub fn linear(x: &[f32], w: &[f32], bias: &[f32], rows: usize, inputs: usize, ou
     if inputs == 0 {
         return Ok(());
     }
-    // SAFETY: the checks above guarantee every index sgemm touches lies inside the slices:
+    accumulate(x, w, rows, inputs, outputs, y);
+    Ok(())
+}
+
+/// `y += x · wᵀ` without allocating: one dot product per output, eight accumulators wide.
+#[cfg(not(feature = "matrixmultiply"))]
+fn accumulate(x: &[f32], w: &[f32], _rows: usize, inputs: usize, outputs: usize, y: &mut [f32]) {
+    for (xr, yr) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(outputs)) {
+        for (wr, yo) in w.chunks_exact(inputs).zip(yr.iter_mut()) {
+            *yo += dot(xr, wr);
+        }
+    }
+}
+
+#[cfg(not(feature = "matrixmultiply"))]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (xa, xb) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += xa[l] * xb[l];
+        }
+    }
+    let mut tail = 0.0;
+    for (p, q) in ra.iter().zip(rb) {
+        tail += p * q;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// `y += x · wᵀ` through `matrixmultiply::sgemm`.
+#[cfg(feature = "matrixmultiply")]
+fn accumulate(x: &[f32], w: &[f32], rows: usize, inputs: usize, outputs: usize, y: &mut [f32]) {
+    // SAFETY: `linear`'s length checks guarantee every index sgemm touches lies inside the slices:
     // A = x is rows×inputs (row stride inputs), B = wᵀ is inputs×outputs read from w with
     // strides (1, inputs), C = y is rows×outputs (row stride outputs).
     unsafe {
@@ -45,7 +84,6 @@ pub fn linear(x: &[f32], w: &[f32], bias: &[f32], rows: usize, inputs: usize, ou
             1,
         );
     }
-    Ok(())
 }
 
 fn check(found: usize, expected: usize) -> Result<()> {

@@ -6,6 +6,7 @@
 //!
 //! ```
 //! # use metamorph::{format, inr::InrConfig, spec::{ArchSpec, Dim, Layer}, materialise::Materialiser};
+//! # #[cfg(feature = "alloc")] { // building the example file needs `alloc`
 //! # let arch = ArchSpec::new("tiny", [1, 2, 2], 4, 1, &[
 //! #     Layer::Flatten, Layer::Dense { out: Dim::Width(1) }, Layer::Relu, Layer::Dense { out: Dim::Fixed(2) },
 //! # ]).unwrap();
@@ -18,6 +19,7 @@
 //! let used = m.all(&mut weights, &mut scratch).unwrap();
 //! assert_eq!(used.len(), 3 * 4 + 3 + 2 * 3 + 2);
 //! assert!(used.iter().all(|&w| w == 0.0)); // an all-zero INR generates zeros
+//! # }
 //! ```
 
 use crate::error::{Error, Result};

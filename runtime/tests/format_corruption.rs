@@ -1,4 +1,5 @@
 //! Corrupted, truncated and hostile inputs give typed errors from `read`, never a panic or `Ok`.
+#![cfg(feature = "alloc")]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Owned hypernet → bytes → `read` → owned again, at every storage dtype; golden header bytes.
+#![cfg(feature = "alloc")]
 
 mod common;
 

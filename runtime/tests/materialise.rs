@@ -1,5 +1,6 @@
 //! The materialiser against its definition: determinism, streaming = whole, K-sample averaging
 //! recomputed by hand, the bias/row/pair layouts, and buffer errors.
+#![cfg(feature = "alloc")]
 
 mod common;
 

@@ -12,6 +12,7 @@
 //!
 //! ```
 //! # use metamorph::{format, inr::InrConfig, spec::{ArchSpec, Dim, Layer}};
+//! # #[cfg(feature = "alloc")] { // building the example file needs `alloc`
 //! let arch = ArchSpec::new("tiny", [1, 2, 2], 4, 1, &[
 //!     Layer::Flatten, Layer::Dense { out: Dim::Width(1) }, Layer::Relu, Layer::Dense { out: Dim::Fixed(2) },
 //! ]).unwrap();
@@ -20,7 +21,9 @@
 //! let bytes = owned.to_bytes().unwrap();
 //! let net = format::read(&bytes).unwrap();
 //! assert_eq!(net.arch.name.as_str(), "tiny");
-//! assert_eq!(net.tensors.len(), 4); // layer1 weight + bias, layer3 weight (morphed input), layer3 bias is frozen
+//! // INR tensors: layer1 weight + bias, layer3 weight (morphed input); layer3's bias is frozen.
+//! assert_eq!((net.tensors.len(), net.frozen.len()), (3, 1));
+//! # }
 //! ```
 
 pub mod blob;

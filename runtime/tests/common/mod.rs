@@ -1,6 +1,7 @@
 //! Tiny specs and seeded random hypernets shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "alloc")]
 use metamorph::format::{AccuracyRow, OwnedHypernet};
 use metamorph::inr::InrConfig;
 use metamorph::spec::{ArchSpec, Dim, Layer};
@@ -56,6 +57,7 @@ pub fn tiny_conv() -> ArchSpec {
 
 pub const SMALL_INR: InrConfig = InrConfig { bands: 2, hidden: 8, depth: 2, norm: 8.0 };
 
+#[cfg(feature = "alloc")]
 /// A hypernet of `arch` with every parameter uniform in `[-0.5, 0.5)` and some metadata.
 pub fn random_hypernet(arch: ArchSpec, inr: InrConfig, seed: u64) -> OwnedHypernet {
     let mut rng = Rng(seed);
