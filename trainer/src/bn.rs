@@ -36,23 +36,23 @@ impl BatchNorm {
         })
     }
 
-    /// Normalises `x` `[N, C, H, W]` with its own batch statistics and updates the running ones.
+    /// Normalises `x` `[N, C, H, W]` with its own batch statistics (biased variance) and
+    /// updates the running ones.
     pub fn forward_train(&mut self, x: &Tensor) -> Result<Tensor> {
         let (n, c, h, w) = x.dims4()?;
         let count = (n * h * w) as f64;
-        // Per-channel statistics over (N, H, W) via a [C, N·H·W] view.
-        let flat = x.transpose(0, 1)?.contiguous()?.reshape((c, n * h * w))?;
-        let mean = flat.mean(1)?;
-        let centred = flat.broadcast_sub(&mean.unsqueeze(1)?)?;
-        let var = centred.sqr()?.mean(1)?;
+        // Sums over the contiguous last axis first (fast on CPU), then over the batch;
+        // var = E[x²] − mean², which needs no transposed copy of x.
+        let per_channel = |t: &Tensor| -> Result<Tensor> { t.reshape((n, c, h * w))?.sum(2)?.sum(0)? / count };
+        let mean = per_channel(x)?;
+        let var = (per_channel(&x.sqr()?)? - mean.sqr()?)?.relu()?;
         let unbiased = (&var * (count / (count - 1.0).max(1.0)))?;
         let m = self.momentum;
         self.mean = ((&self.mean * (1.0 - m))? + (mean.detach() * m)?)?;
         self.var = ((&self.var * (1.0 - m))? + (unbiased.detach() * m)?)?;
-        let inv = (var + self.eps)?.sqrt()?.recip()?;
-        let y = centred.broadcast_mul(&(inv * self.gamma.as_tensor())?.unsqueeze(1)?)?;
-        let y = y.broadcast_add(&self.beta.as_tensor().unsqueeze(1)?)?;
-        y.reshape((c, n, h, w))?.transpose(0, 1)?.contiguous()
+        let scale = ((var + self.eps)?.sqrt()?.recip()? * self.gamma.as_tensor())?;
+        let shift = (self.beta.as_tensor() - (&mean * &scale)?)?;
+        x.broadcast_mul(&scale.reshape((1, c, 1, 1))?)?.broadcast_add(&shift.reshape((1, c, 1, 1))?)
     }
 
     /// Normalises `x` `[N, C, H, W]` with the running statistics.
