@@ -82,3 +82,16 @@ fn bad_magic_truncation_and_count_mismatch() {
     let msg = format!("{:#}", Dataset::load_dir(dir.path(), Split::Train, 255.0).unwrap_err());
     assert!(msg.contains("2 images") && msg.contains("3 labels"), "{msg}");
 }
+
+#[test]
+fn fashion_mnist_when_fetched() {
+    let root = metamorph_trainer::preset::repo_root().join("data/fashion-mnist");
+    if !root.join("t10k-labels-idx1-ubyte.gz").exists() {
+        eprintln!("skipped: fashion-mnist not fetched (run data/scripts/fetch-fashion-mnist.sh)");
+        return;
+    }
+    let train = Dataset::load("fashion-mnist", Split::Train).unwrap();
+    let test = Dataset::load("fashion-mnist", Split::Test).unwrap();
+    assert_eq!((train.n, test.n, train.shape), (60000, 10000, [1, 28, 28]));
+    assert!((0..10).all(|c| test.labels.contains(&c)) && test.labels.iter().all(|&l| l < 10));
+}
