@@ -24,7 +24,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::{blob::read_f32s, Hypernet};
-use crate::inr::{coords, features::fourier, mlp::Mlp};
+use crate::inr::{coords, features::fourier_reusing, mlp::Mlp};
 use crate::spec::{ParamInfo, ParamKind};
 
 /// Rows evaluated per GEMM block.
@@ -107,7 +107,21 @@ impl<'n, 'a> Materialiser<'n, 'a> {
                         for b in 0..rows {
                             let raw = coords::noisy(&m, total, r0 + b, is_bias, s, self.seed, amp);
                             fan_in[b] = 1.0 / raw[5];
-                            fourier(&coords::normalise(raw, cfg.norm), cfg.bands as usize, &mut feats[b * p..(b + 1) * p]);
+                            // Rows share most coordinates with the previous row, and a pair row
+                            // shares `j` with the row one `C_in` back: reuse their sines.
+                            let (done, rest) = feats.split_at_mut(b * p);
+                            let row = |e: usize| &done[e * p..(e + 1) * p];
+                            let mut earlier: [&[f32]; 2] = [&[], &[]];
+                            let mut n = 0;
+                            if b >= 1 {
+                                earlier[n] = row(b - 1);
+                                n += 1;
+                            }
+                            if m.c_in > 1 && b >= m.c_in {
+                                earlier[n] = row(b - m.c_in);
+                                n += 1;
+                            }
+                            fourier_reusing(&coords::normalise(raw, cfg.norm), cfg.bands as usize, &mut rest[..p], &earlier[..n]);
                         }
                         let target = if s == 0 { &mut *dst } else { &mut acc[..rows * o] };
                         mlp.forward(&feats[..rows * p], rows, target, mlp_scratch)?;
