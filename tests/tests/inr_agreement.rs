@@ -40,9 +40,8 @@ fn convnet() -> ArchSpec {
 /// Random INR + random frozen tensors → (candle INR, frozen tensors, file bytes).
 fn setup(arch: &ArchSpec, sigma: f32) -> (Inr, Vec<Tensor>, Vec<u8>) {
     let dev = Device::Cpu;
-    dev.set_seed(3).unwrap();
     let cfg = InrConfig { bands: 5, hidden: 24, depth: 2, norm: 32.0 };
-    let inr = Inr::init(arch, cfg, &dev).unwrap();
+    let inr = Inr::init(arch, cfg, 3, &dev).unwrap();
     let frozen: Vec<Tensor> = arch
         .params(arch.h_max as usize)
         .filter(|p| p.morph.is_none())

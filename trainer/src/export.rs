@@ -49,7 +49,7 @@ pub fn write(path: &Path, mut hypernet: OwnedHypernet, dtype: DType, test: &Data
     for w in TABLE_WIDTHS {
         let h = hypernet.arch.base_width(w);
         let params = runtime_member(&bytes, h, 1, device)?;
-        let accuracy = crate::base::evaluate(&hypernet.arch, h, &params, test, test.n, device)?;
+        let accuracy = crate::base::evaluate(&hypernet.arch, h, &params, test, device)?;
         table.push(AccuracyRow { h: h as u16, samples: 1, accuracy });
     }
     hypernet.accuracy = table.clone();

@@ -25,6 +25,10 @@ pub struct Inr {
     pub cfg: InrConfig,
     /// Per morphed tensor: output size and one `Var` per segment (`W` as `[out, in]`).
     pub mlps: Vec<(usize, Vec<Var>)>,
+    /// Per morphed tensor: a fixed gain on the output layer during training. The effective
+    /// `W_out, b_out` (what the file stores) are `gain ·` the trained ones, so Adam's steps act on
+    /// a well-scaled read-out even when weights × fan-in are in the tens.
+    pub gains: Vec<f32>,
 }
 
 /// Features `[rows, 6 + 12F]` and `1 / C_in` `[rows, 1]` of a morphed tensor's rows, computed
@@ -55,17 +59,19 @@ pub fn row_inputs(cfg: &InrConfig, m: &Morph, is_bias: bool, total: usize, noise
 
 impl Inr {
     /// Fresh parameters: uniform `±1/√fan_in` for `W` and `b` (PyTorch `Linear` default),
-    /// residual scales 0.1.
-    pub fn init(arch: &ArchSpec, cfg: InrConfig, device: &Device) -> Result<Self> {
+    /// residual scales 0.1. Deterministic in `seed`.
+    pub fn init(arch: &ArchSpec, cfg: InrConfig, seed: u64, device: &Device) -> Result<Self> {
+        let mut rng = crate::rng::Rng::new(seed);
         let mut mlps = Vec::new();
         for p in arch.params(arch.h_max as usize) {
             let Some(m) = p.morph else { continue };
             let o = m.values_per_row();
             let (h, f) = (cfg.hidden as usize, cfg.features());
-            let linear = |vars: &mut Vec<Var>, out: usize, inp: usize| -> Result<()> {
-                let bound = 1.0 / (inp as f64).sqrt();
-                vars.push(Var::rand(-bound, bound, (out, inp), device)?);
-                vars.push(Var::rand(-bound, bound, out, device)?);
+            let mut linear = |vars: &mut Vec<Var>, out: usize, inp: usize| -> Result<()> {
+                let bound = 1.0 / (inp as f32).sqrt();
+                let mut draw = |n: usize| (0..n).map(|_| rng.uniform(-bound, bound)).collect::<Vec<f32>>();
+                vars.push(Var::from_tensor(&Tensor::from_vec(draw(out * inp), (out, inp), device)?)?);
+                vars.push(Var::from_tensor(&Tensor::from_vec(draw(out), out, device)?)?);
                 Ok(())
             };
             let mut vars = Vec::new();
@@ -77,7 +83,8 @@ impl Inr {
             linear(&mut vars, o, h)?;
             mlps.push((o, vars));
         }
-        Ok(Inr { cfg, mlps })
+        let gains = vec![1.0; mlps.len()];
+        Ok(Inr { cfg, mlps, gains })
     }
 
     /// Wraps flat parameter vectors (segment order, as in a hypernet file) as `Var`s.
@@ -93,17 +100,21 @@ impl Inr {
             }
             mlps.push((*o, vars));
         }
-        Ok(Inr { cfg, mlps })
+        let gains = vec![1.0; mlps.len()];
+        Ok(Inr { cfg, mlps, gains })
     }
 
-    /// Flat parameter vectors in segment order (what a hypernet file stores).
+    /// Flat parameter vectors in segment order (what a hypernet file stores), gains folded in.
     pub fn to_flat(&self) -> Result<Vec<(usize, Vec<f32>)>> {
         self.mlps
             .iter()
-            .map(|(o, vars)| {
+            .zip(&self.gains)
+            .map(|((o, vars), &gain)| {
                 let mut v = Vec::new();
-                for var in vars {
-                    v.extend(var.as_tensor().flatten_all()?.to_vec1::<f32>()?);
+                for (s, var) in vars.iter().enumerate() {
+                    let t = var.as_tensor().flatten_all()?;
+                    let t = if s + 2 >= vars.len() { (t * gain as f64)? } else { t };
+                    v.extend(t.to_vec1::<f32>()?);
                 }
                 Ok((*o, v))
             })
@@ -115,18 +126,60 @@ impl Inr {
         self.mlps.iter().flat_map(|(_, v)| v.iter().cloned()).collect()
     }
 
+    /// Last hidden layer `[rows, H]` of morphed tensor `index`'s MLP on `feats` `[rows, P]`.
+    pub fn hidden(&self, index: usize, feats: &Tensor) -> Result<Tensor> {
+        let vars = &self.mlps[index].1;
+        let mut h = linear(feats, &vars[0], &vars[1])?.relu()?;
+        for k in 0..self.cfg.depth as usize {
+            let (w, b, s) = (&vars[2 + 3 * k], &vars[3 + 3 * k], &vars[4 + 3 * k]);
+            let t = linear(&h, w, b)?.relu()?;
+            h = (h + t.broadcast_mul(s.as_tensor())?)?;
+        }
+        Ok(h)
+    }
+
     /// MLP forward of morphed tensor `index` on `feats` `[rows, P]` → `[rows, O]` (before fan-in).
     pub fn forward(&self, index: usize, feats: &Tensor) -> Result<Tensor> {
         let vars = &self.mlps[index].1;
-        let lin = |x: &Tensor, w: &Var, b: &Var| x.matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor());
-        let mut h = lin(feats, &vars[0], &vars[1])?.relu()?;
-        for k in 0..self.cfg.depth as usize {
-            let (w, b, s) = (&vars[2 + 3 * k], &vars[3 + 3 * k], &vars[4 + 3 * k]);
-            let t = lin(&h, w, b)?.relu()?;
-            h = (h + t.broadcast_mul(s.as_tensor())?)?;
-        }
         let n = vars.len();
-        lin(&h, &vars[n - 2], &vars[n - 1])
+        linear(&self.hidden(index, feats)?, &vars[n - 2], &vars[n - 1])? * self.gains[index] as f64
+    }
+
+    /// Sets every MLP's output layer to the ridge-regression fit of `target` (the full-width
+    /// network, canonical order) from the MLP's current hidden features on the noise-free grid.
+    /// Random hidden features plus a least-squares read-out start the INR at the target network
+    /// instead of at a near-zero one, which plain gradient steps would need thousands of steps to
+    /// scale up from.
+    /// Also sets each tensor's gain to the RMS of its read-out target.
+    pub fn fit_output_layers(&mut self, arch: &ArchSpec, target: &[Tensor], ridge: f64) -> Result<()> {
+        let total = arch.morphed_count();
+        for (p, t) in arch.params(arch.h_max as usize).zip(target) {
+            let Some(m) = p.morph else { continue };
+            let device = t.device();
+            let (feats, inv) = row_inputs(&self.cfg, &m, p.kind == ParamKind::Bias, total, None);
+            let rows = m.rows();
+            let feats = Tensor::from_vec(feats, (rows, self.cfg.features()), device)?;
+            let hidden = self.hidden(m.index, &feats)?;
+            let ones = Tensor::ones((rows, 1), hidden.dtype(), device)?;
+            let x = Tensor::cat(&[&hidden, &ones], 1)?.to_dtype(candle_core::DType::F64)?;
+            // The MLP output is the weight times the fan-in C_in (= 1 / inv).
+            let fan_in = Tensor::from_vec(inv, (rows, 1), device)?.recip()?.to_dtype(candle_core::DType::F64)?;
+            let y = t.reshape((rows, m.values_per_row()))?.to_dtype(candle_core::DType::F64)?.broadcast_mul(&fan_in)?;
+            let gain = y.sqr()?.mean_all()?.sqrt()?.to_scalar::<f64>()?.max(1e-6);
+            self.gains[m.index] = gain as f32;
+            let y = (y / gain)?;
+            let gram = x.t()?.matmul(&x)?.to_vec2::<f64>()?;
+            let rhs = x.t()?.matmul(&y)?.to_vec2::<f64>()?;
+            let sol = ridge_solve(gram, rhs, ridge);
+            let vars = &self.mlps[m.index].1;
+            let n = vars.len();
+            let (hdim, out) = (sol.len() - 1, m.values_per_row());
+            let w: Vec<f32> = (0..out).flat_map(|o| (0..hdim).map(move |k| (o, k))).map(|(o, k)| sol[k][o] as f32).collect();
+            let b: Vec<f32> = (0..out).map(|o| sol[hdim][o] as f32).collect();
+            vars[n - 2].set(&Tensor::from_vec(w, (out, hdim), device)?)?;
+            vars[n - 1].set(&Tensor::from_vec(b, out, device)?)?;
+        }
+        Ok(())
     }
 
     /// Generates morphed parameter `p` (shaped by [`param_shape`]) at its width.
@@ -153,6 +206,40 @@ impl Inr {
             })
             .collect()
     }
+}
+
+fn linear(x: &Tensor, w: &Var, b: &Var) -> Result<Tensor> {
+    x.matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor())
+}
+
+/// Solves `(G + λ·tr(G)/n·I) X = R` by Cholesky (`G` symmetric positive semi-definite `n × n`,
+/// `R` `n × m`); the ridge is relative to the mean diagonal so it is scale-free.
+fn ridge_solve(mut g: Vec<Vec<f64>>, mut r: Vec<Vec<f64>>, ridge: f64) -> Vec<Vec<f64>> {
+    let n = g.len();
+    let mean_diag = (0..n).map(|i| g[i][i]).sum::<f64>() / n as f64;
+    for (i, row) in g.iter_mut().enumerate() {
+        row[i] += ridge * mean_diag.max(1e-12);
+    }
+    // In-place Cholesky: g = L Lᵀ (lower triangle).
+    for j in 0..n {
+        let d = (g[j][j] - (0..j).map(|k| g[j][k] * g[j][k]).sum::<f64>()).max(1e-300).sqrt();
+        g[j][j] = d;
+        for i in j + 1..n {
+            g[i][j] = (g[i][j] - (0..j).map(|k| g[i][k] * g[j][k]).sum::<f64>()) / d;
+        }
+    }
+    let m = r.first().map_or(0, Vec::len);
+    for c in 0..m {
+        for i in 0..n {
+            let s: f64 = (0..i).map(|k| g[i][k] * r[k][c]).sum();
+            r[i][c] = (r[i][c] - s) / g[i][i];
+        }
+        for i in (0..n).rev() {
+            let s: f64 = (i + 1..n).map(|k| g[k][i] * r[k][c]).sum();
+            r[i][c] = (r[i][c] - s) / g[i][i];
+        }
+    }
+    r
 }
 
 /// candle shape of MLP segment `s`: matrices `[out, in]`, vectors `[n]`.

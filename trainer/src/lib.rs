@@ -13,3 +13,7 @@ pub mod data;
 pub mod fold;
 pub mod permute;
 pub mod rng;
+pub mod export;
+pub mod fit;
+pub mod inr;
+pub mod io;

@@ -4,7 +4,8 @@
 use anyhow::Result;
 use candle_core::Device;
 use clap::{Args, Parser, Subcommand};
-use metamorph_trainer::{base, permute, preset::Preset};
+use metamorph::format::DType;
+use metamorph_trainer::{base, fit::command, permute, preset::Preset};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -20,6 +21,51 @@ enum Command {
     Base(BaseArgs),
     /// Reorder a base checkpoint's coupled channels for smoothness (function unchanged).
     Permute(PermuteArgs),
+    /// Train a hypernet end to end (base network, BN fold, permutation, INR) and export it.
+    Fit(FitArgs),
+}
+
+#[derive(Args)]
+struct FitArgs {
+    /// Preset name (models/<name>.json) or path to a preset JSON file.
+    #[arg(long)]
+    preset: String,
+    /// Output hypernet file (.mmh).
+    #[arg(short, long)]
+    out: PathBuf,
+    /// INR steps (default: the preset's).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Start from this full-width base checkpoint instead of training one.
+    #[arg(long)]
+    base: Option<PathBuf>,
+    /// Checkpoint file: written every --checkpoint-every steps, resumed from when it exists.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 100)]
+    checkpoint_every: usize,
+    /// Storage of the INR parameters: f32, f16 or int8.
+    #[arg(long, default_value = "f16", value_parser = parse_dtype)]
+    dtype: DType,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu, or cuda[:N] (needs the `cuda` feature).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_dtype(s: &str) -> Result<DType, String> {
+    match s {
+        "f32" => Ok(DType::F32),
+        "f16" => Ok(DType::F16),
+        "int8" | "i8" => Ok(DType::I8),
+        other => Err(format!("unknown dtype {other:?}: expected f32, f16 or int8")),
+    }
 }
 
 #[derive(Args)]
@@ -67,6 +113,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Base(args) => run_base(args),
         Command::Permute(args) => run_permute(args),
+        Command::Fit(args) => run_fit(args),
     }
 }
 
@@ -105,5 +152,29 @@ fn run_permute(args: PermuteArgs) -> Result<()> {
     }
     let (before, after) = report.tv();
     println!("total TV {before:.3} -> {after:.3} ({:.1}% lower) -> {}", 100.0 * (1.0 - after / before.max(f64::MIN_POSITIVE)), args.out.display());
+    Ok(())
+}
+
+fn run_fit(args: FitArgs) -> Result<()> {
+    let fit = command::FitArgs {
+        preset: args.preset,
+        out: args.out.clone(),
+        steps: args.steps,
+        base: args.base,
+        checkpoint: args.checkpoint,
+        checkpoint_every: args.checkpoint_every,
+        dtype: args.dtype,
+        seed: args.seed,
+        device: command::device(&args.device)?,
+        progress: !args.quiet,
+    };
+    let report = command::run(&fit)?;
+    if let Some(acc) = report.base_accuracy {
+        println!("base network (full width): {:.2}%", acc * 100.0);
+    }
+    println!("hypernet {} ({} bytes), test accuracy with K = 1:", args.out.display(), report.bytes);
+    for row in &report.table {
+        println!("  h = {:>4}: {:.2}%", row.h, row.accuracy * 100.0);
+    }
     Ok(())
 }

@@ -33,6 +33,20 @@ pub struct FitConfig {
     pub sigma: f32,
     /// Evaluate every this many steps.
     pub eval_every: usize,
+    /// Fraction of the steps spent on reconstruction-only warm-up at full width.
+    #[serde(default = "default_warmup")]
+    pub warmup: f32,
+    /// Learning rate after the warm-up, as a fraction of `lr`.
+    #[serde(default = "default_finetune_lr")]
+    pub finetune_lr: f64,
+}
+
+fn default_finetune_lr() -> f64 {
+    0.03
+}
+
+fn default_warmup() -> f32 {
+    0.1
 }
 
 /// A training preset.

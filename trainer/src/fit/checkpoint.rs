@@ -24,6 +24,7 @@ pub fn save(path: &Path, state: &FitState, target: &[Tensor]) -> Result<()> {
     for (i, t) in target.iter().enumerate() {
         map.insert(format!("target.{i}"), t.clone());
     }
+    map.insert("gains".into(), Tensor::new(state.inr.gains.as_slice(), &Device::Cpu)?);
     let counters = Tensor::new(&[state.step as i64, state.opt.t as i64], &Device::Cpu)?;
     map.insert("counters".into(), counters);
     crate::io::write_atomic(path, |tmp| Ok(candle_core::safetensors::save(&map, tmp)?))
@@ -49,7 +50,9 @@ pub fn load(path: &Path, fresh: FitState, device: &Device) -> Result<(FitState, 
         }
         mlps.push((*o, v));
     }
-    let inr = Inr { cfg: fresh.inr.cfg, mlps };
+    let gains = get("gains".into())?.to_vec1::<f32>()?;
+    anyhow::ensure!(gains.len() == mlps.len(), "checkpoint gains do not match the preset");
+    let inr = Inr { cfg: fresh.inr.cfg, gains, mlps };
     let ema = (0..n).map(|i| get(format!("ema.{i}"))).collect::<Result<Vec<_>>>()?;
     let moments = (0..n).map(|i| Ok((get(format!("adam_m.{i}"))?, get(format!("adam_v.{i}"))?))).collect::<Result<Vec<_>>>()?;
     let counters = get("counters".into())?.to_vec1::<i64>()?;

@@ -12,6 +12,7 @@
 
 pub mod adamw;
 pub mod checkpoint;
+pub mod command;
 
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor, Var};
@@ -35,8 +36,10 @@ pub struct FitOptions {
     pub warmup: usize,
     /// Mini-batch size.
     pub batch: usize,
-    /// Peak learning rate.
+    /// Peak learning rate (reconstruction warm-up).
     pub lr: f64,
+    /// Learning rate of the classification phase, as a fraction of `lr`.
+    pub finetune_lr: f64,
     /// Coordinate noise width σ.
     pub sigma: f32,
     /// Base widths sampled (inclusive).
@@ -66,9 +69,10 @@ impl FitOptions {
     pub fn from_preset(p: &Preset) -> Self {
         FitOptions {
             steps: p.fit.steps,
-            warmup: p.fit.steps / 10,
+            warmup: (p.fit.steps as f32 * p.fit.warmup) as usize,
             batch: p.fit.batch,
             lr: p.fit.lr,
+            finetune_lr: p.fit.finetune_lr,
             sigma: p.fit.sigma,
             train_h: p.train_h,
             full_every: 4,
@@ -99,8 +103,7 @@ pub struct FitState {
 impl FitState {
     /// A fresh state: INR initialised from `seed`.
     pub fn new(arch: &ArchSpec, preset: &Preset, seed: u64, device: &Device) -> Result<Self> {
-        device.set_seed(seed)?;
-        let inr = Inr::init(arch, preset.inr, device)?;
+        let inr = Inr::init(arch, preset.inr, seed, device)?;
         let ema = inr.vars().iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
         let opt = AdamW::new(inr.vars(), AdamWConfig::default())?;
         Ok(FitState { step: 0, inr, ema, opt })
@@ -114,7 +117,7 @@ impl FitState {
             let v = vars.iter().map(|_| Var::from_tensor(it.next().expect("ema matches vars"))).collect::<candle_core::Result<_>>()?;
             mlps.push((*o, v));
         }
-        Ok(Inr { cfg: self.inr.cfg, mlps })
+        Ok(Inr { cfg: self.inr.cfg, gains: self.inr.gains.clone(), mlps })
     }
 }
 
@@ -129,24 +132,27 @@ struct StepPlan {
 fn plan_step(opts: &FitOptions, arch: &ArchSpec, step: usize) -> StepPlan {
     let mut rng = Rng::new(mix64(opts.seed ^ mix64(step as u64)));
     let h_max = arch.h_max as usize;
-    let full = step < opts.warmup || step % opts.full_every == 0;
-    let h = if full {
-        h_max
-    } else {
-        let [lo, hi] = opts.train_h;
-        lo as usize + rng.below((hi - lo) as usize + 1)
-    };
+    let warm = step < opts.warmup;
+    let full = warm || step % opts.full_every == 0;
+    let [lo, hi] = opts.train_h;
+    let h = if full && !(warm && step % 2 == 1) { h_max } else { lo as usize + rng.below((hi - lo) as usize + 1) };
     let noise = (!full).then(|| Noise { seed: rng.next_u64(), amplitude: coords::amplitude(opts.sigma) });
     StepPlan { h, full, noise, rng }
 }
 
 fn learning_rate(opts: &FitOptions, step: usize) -> f64 {
+    // Reconstruction warm-up at the peak rate, then the classification phase at a tenth of it,
+    // cosine-decayed: partial-width cross-entropy gradients are large and consistent, and at the
+    // warm-up rate they undo the reconstruction within a hundred steps.
     let warm = 50.min(opts.steps / 10).max(1);
     if step < warm {
         return opts.lr * (step + 1) as f64 / warm as f64;
     }
-    let t = (step - warm) as f64 / (opts.steps - warm).max(1) as f64;
-    opts.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+    if step < opts.warmup {
+        return opts.lr;
+    }
+    let t = (step - opts.warmup) as f64 / (opts.steps - opts.warmup).max(1) as f64;
+    opts.lr * opts.finetune_lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
 }
 
 /// Trains `state` up to `opts.steps` (continuing from `state.step`), calling `on_checkpoint`
@@ -165,12 +171,7 @@ pub fn fit(
     device: &Device,
 ) -> Result<()> {
     let frozen = crate::inr::frozen_of(arch, target);
-    let targets: Vec<(Tensor, f64)> = arch
-        .params(arch.h_max as usize)
-        .zip(target)
-        .filter(|(p, _)| p.morph.is_some())
-        .map(|(_, t)| Ok((t.clone(), t.sqr()?.sum_all()?.to_scalar::<f32>()?.max(1e-12) as f64)))
-        .collect::<candle_core::Result<_>>()?;
+    let mut targets_at: std::collections::HashMap<usize, Vec<(Tensor, f64)>> = Default::default();
     let bar = progress(opts, state.step);
     while state.step < opts.steps {
         let step = state.step;
@@ -182,8 +183,12 @@ pub fn fit(
         let mut loss = Tensor::new(0f32, device)?;
         let mut shown = (f32::NAN, f32::NAN);
         if plan.full {
+            if !targets_at.contains_key(&plan.h) {
+                targets_at.insert(plan.h, resampled_targets(arch, target, plan.h)?);
+            }
+            let targets = &targets_at[&plan.h];
             let mut recon = Tensor::new(0f32, device)?;
-            for (w, (t, norm)) in morphed.iter().zip(&targets) {
+            for (w, (t, norm)) in morphed.iter().zip(targets) {
                 recon = (recon + ((*w - t)?.sqr()?.sum_all()? / *norm)?)?;
             }
             let recon = (recon / targets.len() as f64)?;
@@ -238,6 +243,30 @@ pub fn fit(
     Ok(())
 }
 
+/// Reconstruction targets at base width `h`: the full-width network resampled at the same
+/// relative coordinates (`i · C_full / C_h`, nearest below) and rescaled by the fan-in ratio, which
+/// is the width-invariant reading of the weights the INR is meant to learn. At `h_max` this is the
+/// network itself. Returns each morphed tensor with its squared norm.
+pub fn resampled_targets(arch: &ArchSpec, full: &[Tensor], h: usize) -> Result<Vec<(Tensor, f64)>> {
+    let full_infos: Vec<_> = arch.params(arch.h_max as usize).collect();
+    let mut out = Vec::new();
+    for (k, (p, f)) in arch.params(h).zip(&full_infos).enumerate() {
+        let (Some(m), Some(mf)) = (p.morph, f.morph) else { continue };
+        let t = &full[k];
+        let pick = |n: usize, nf: usize| -> Vec<u32> { (0..n).map(|i| (i * nf / n) as u32).collect() };
+        let dev = t.device();
+        let rows = Tensor::new(pick(m.c_out, mf.c_out).as_slice(), dev)?;
+        let mut r = t.index_select(&rows, 0)?;
+        if p.kind == metamorph::spec::ParamKind::Weight && m.query == metamorph::spec::Query::Pair {
+            let cols = Tensor::new(pick(m.c_in, mf.c_in).as_slice(), dev)?;
+            r = (r.index_select(&cols, 1)? * (mf.c_in as f64 / m.c_in as f64))?;
+        }
+        let norm = r.sqr()?.sum_all()?.to_scalar::<f32>()?.max(1e-12) as f64;
+        out.push((r, norm));
+    }
+    Ok(out)
+}
+
 fn progress(opts: &FitOptions, start: usize) -> Option<ProgressBar> {
     opts.progress.then(|| {
         let bar = ProgressBar::new(opts.steps as u64).with_position(start as u64);
@@ -259,12 +288,13 @@ pub fn evaluate_widths(
     widths: &[f32],
     device: &Device,
 ) -> Result<Vec<(usize, f32)>> {
+    let subset = test.take(limit);
     widths
         .iter()
         .map(|&w| {
             let h = arch.base_width(w);
             let params = inr.member(arch, h, frozen, None, device)?;
-            Ok((h, crate::base::evaluate(arch, h, &params, test, limit, device)?))
+            Ok((h, crate::base::evaluate(arch, h, &params, &subset, device)?))
         })
         .collect()
 }

@@ -1,0 +1,129 @@
+//! `metamorph-train fit`: base network → fold → permute → INR → hypernet file, end to end.
+
+use super::{checkpoint, fit, FitOptions, FitState};
+use crate::base::{self, BaseOptions, Checkpoint};
+use crate::data::{Dataset, Split};
+use crate::export;
+use crate::preset::Preset;
+use anyhow::{ensure, Context, Result};
+use candle_core::{Device, Tensor};
+use metamorph::format::{AccuracyRow, DType};
+use std::path::PathBuf;
+
+/// Everything `fit` needs beyond the preset.
+#[derive(Debug, Clone)]
+pub struct FitArgs {
+    /// Preset name or JSON path.
+    pub preset: String,
+    /// Output hypernet file.
+    pub out: PathBuf,
+    /// Override the preset's step count.
+    pub steps: Option<usize>,
+    /// Use this base checkpoint (from `metamorph-train base`) instead of training one.
+    pub base: Option<PathBuf>,
+    /// Checkpoint file (written every `checkpoint_every` steps; resumed from if it exists).
+    pub checkpoint: Option<PathBuf>,
+    /// Steps between checkpoints.
+    pub checkpoint_every: usize,
+    /// Storage type of the INR parameters in the exported file.
+    pub dtype: DType,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Where to train.
+    pub device: Device,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+/// What a finished `fit` produced.
+#[derive(Debug, Clone)]
+pub struct FitReport {
+    /// Test accuracy of the base network at full width.
+    pub base_accuracy: Option<f32>,
+    /// The exported file's accuracy table (K = 1, full test set).
+    pub table: Vec<AccuracyRow>,
+    /// Bytes of the exported file.
+    pub bytes: u64,
+}
+
+/// Runs `fit` as the command line describes it.
+pub fn run(args: &FitArgs) -> Result<FitReport> {
+    let preset = Preset::load(&args.preset)?;
+    let arch = &preset.arch;
+    let dev = &args.device;
+    let train = Dataset::load(&preset.dataset, Split::Train)?;
+    let test = Dataset::load(&preset.dataset, Split::Test)?;
+    let mut opts = FitOptions::from_preset(&preset);
+    opts.seed = args.seed;
+    opts.progress = args.progress;
+    if let Some(steps) = args.steps {
+        opts.steps = steps;
+        opts.warmup = (steps as f32 * preset.fit.warmup) as usize;
+    }
+    let mut fresh = FitState::new(arch, &preset, args.seed, dev)?;
+    let resume = args.checkpoint.as_ref().filter(|p| p.exists());
+    let (mut state, target, base_accuracy) = match resume {
+        Some(path) => {
+            let (state, target) = checkpoint::load(path, fresh, dev)?;
+            eprintln!("resuming {} at step {}", path.display(), state.step);
+            (state, target, None)
+        }
+        None => {
+            let (params, acc) = base_network(&preset, args, &train, &test)?;
+            let h = arch.h_max as usize;
+            let (target, report) =
+                crate::permute::permute_tensors(arch, h, &params, args.seed).context("permuting the base network's channels")?;
+            let (before, after) = report.tv();
+            eprintln!("channel permutation: total variation {before:.2} -> {after:.2}");
+            fresh.inr.fit_output_layers(arch, &target, 1e-3)?;
+            fresh.ema = fresh.inr.vars().iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
+            (fresh, target, Some(acc))
+        }
+    };
+    ensure!(target.len() == arch.params(arch.h_max as usize).count(), "target network does not match {}", arch.name);
+    let save = |s: &FitState| match &args.checkpoint {
+        Some(path) => checkpoint::save(path, s, &target),
+        None => Ok(()),
+    };
+    fit(arch, &target, &train, &test, &opts, &mut state, args.checkpoint_every, save, dev)?;
+    let inr = state.ema_inr()?;
+    let frozen = crate::inr::frozen_of(arch, &target);
+    let owned = export::owned(arch, &inr, &frozen, &preset.dataset, preset.train_h, opts.sigma)?;
+    let table = export::write(&args.out, owned, args.dtype, &test, dev)?;
+    let bytes = std::fs::metadata(&args.out)?.len();
+    Ok(FitReport { base_accuracy, table, bytes })
+}
+
+/// The full-width base network: loaded from `args.base`, or trained with the preset's settings.
+fn base_network(preset: &Preset, args: &FitArgs, train: &Dataset, test: &Dataset) -> Result<(Vec<Tensor>, f32)> {
+    let arch = &preset.arch;
+    let h = arch.h_max as usize;
+    match &args.base {
+        Some(path) => {
+            let ckpt = Checkpoint::load(path, &args.device)?;
+            ensure!(ckpt.arch == *arch && ckpt.h == h, "{} is not a full-width {} network", path.display(), arch.name);
+            let acc = base::evaluate(arch, h, &ckpt.params, test, &args.device)?;
+            Ok((ckpt.params, acc))
+        }
+        None => {
+            let mut opts = BaseOptions::from_preset(preset, None);
+            opts.seed = args.seed;
+            opts.progress = args.progress;
+            let trained = base::train(arch, &opts, train, test, &args.device)?;
+            eprintln!("base network (h = {h}): test accuracy {:.2}%", trained.test_accuracy * 100.0);
+            Ok((trained.params, trained.test_accuracy))
+        }
+    }
+}
+
+/// Parses a device name: `cpu`, or `cuda` / `cuda:N` (needs the `cuda` feature).
+pub fn device(name: &str) -> Result<Device> {
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        cuda if cuda.starts_with("cuda") => {
+            let ordinal = cuda.strip_prefix("cuda:").map(str::parse).transpose().context("device ordinal")?.unwrap_or(0);
+            Device::new_cuda(ordinal).with_context(|| format!("opening {cuda} (was metamorph-train built with --features cuda?)"))
+        }
+        other => anyhow::bail!("unknown device {other:?}: expected cpu or cuda[:N]"),
+    }
+}
