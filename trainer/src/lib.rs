@@ -10,6 +10,7 @@ pub mod net;
 pub mod base;
 pub mod bn;
 pub mod data;
+pub mod device;
 pub mod fold;
 pub mod permute;
 pub mod rng;

@@ -2,7 +2,6 @@
 //! calls one library function; the logic lives in `metamorph_trainer`.
 
 use anyhow::Result;
-use candle_core::Device;
 use clap::{Args, Parser, Subcommand};
 use metamorph::format::DType;
 use metamorph_trainer::{base, fit::command, permute, preset::Preset};
@@ -88,6 +87,9 @@ struct BaseArgs {
     /// Stop after this many steps.
     #[arg(long)]
     max_steps: Option<usize>,
+    /// cpu, or cuda[:N] (needs the `cuda` feature).
+    #[arg(long, default_value = "cpu")]
+    device: String,
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
@@ -125,7 +127,8 @@ fn run_base(args: BaseArgs) -> Result<()> {
     opts.bn |= args.bn;
     opts.max_steps = args.max_steps;
     opts.progress = !args.quiet;
-    let trained = base::run(&args.preset, &opts, &args.out, &Device::Cpu)?;
+    let device = metamorph_trainer::device::device(&args.device)?;
+    let trained = base::run(&args.preset, &opts, &args.out, &device)?;
     println!(
         "{} h={}: test accuracy {:.2}% after {} steps in {:.1} s -> {}",
         preset.arch.name,
@@ -165,7 +168,7 @@ fn run_fit(args: FitArgs) -> Result<()> {
         checkpoint_every: args.checkpoint_every,
         dtype: args.dtype,
         seed: args.seed,
-        device: command::device(&args.device)?,
+        device: metamorph_trainer::device::device(&args.device)?,
         progress: !args.quiet,
     };
     let report = command::run(&fit)?;
