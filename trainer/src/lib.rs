@@ -18,3 +18,4 @@ pub mod export;
 pub mod fit;
 pub mod inr;
 pub mod io;
+pub mod report;

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use metamorph::format::DType;
-use metamorph_trainer::{base, fit::command, permute, preset::Preset};
+use metamorph_trainer::{base, fit::command, permute, preset::Preset, report};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -22,6 +22,40 @@ enum Command {
     Permute(PermuteArgs),
     /// Train a hypernet end to end (base network, BN fold, permutation, INR) and export it.
     Fit(FitArgs),
+    /// Sweep widths: the hypernet against individually trained, sliced and pruned nets; writes
+    /// docs/RESULTS.md (this preset's section) and docs/accuracy-<preset>.svg.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Preset name (models/<name>.json) or path to a preset JSON file.
+    #[arg(long)]
+    preset: String,
+    /// The hypernet file (.mmh) to evaluate.
+    #[arg(long)]
+    hypernet: PathBuf,
+    /// Full-width base checkpoint for slicing and pruning (default: train it with the preset's recipe).
+    #[arg(long)]
+    base: Option<PathBuf>,
+    /// Directory of RESULTS.md and the plot (default: the repository's docs/).
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Epochs of every trained net (default: the preset's base epochs).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Use only the first N training and test examples (quick checks).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Seed of every trained net.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu, or cuda[:N] (needs the `cuda` feature).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -116,6 +150,7 @@ fn main() -> Result<()> {
         Command::Base(args) => run_base(args),
         Command::Permute(args) => run_permute(args),
         Command::Fit(args) => run_fit(args),
+        Command::Report(args) => run_report(args),
     }
 }
 
@@ -179,5 +214,22 @@ fn run_fit(args: FitArgs) -> Result<()> {
     for row in &report.table {
         println!("  h = {:>4}: {:.2}%", row.h, row.accuracy * 100.0);
     }
+    Ok(())
+}
+
+fn run_report(args: ReportArgs) -> Result<()> {
+    let (report, written) = report::run(&report::ReportArgs {
+        preset: args.preset,
+        hypernet: args.hypernet,
+        base: args.base,
+        out_dir: args.out_dir,
+        epochs: args.epochs,
+        limit: args.limit,
+        seed: args.seed,
+        device: args.device,
+        progress: !args.quiet,
+    })?;
+    println!("{}", report::table::section(&report));
+    println!("wrote {} and {} in {:.0} s", written.results.display(), written.plot.display(), report.seconds.total);
     Ok(())
 }

@@ -1,0 +1,342 @@
+//! `metamorph-train report`: a hypernet against its baselines over a width sweep, written to
+//! `docs/RESULTS.md` (one section per preset) and `docs/accuracy-<preset>.svg`.
+//!
+//! At every width of [`REPORT_WIDTHS`] it measures the test accuracy of
+//! - the hypernet, materialised by the runtime from the file's bytes with `K = 1` and
+//!   `K = 10` samples ([`crate::export::runtime_member`]);
+//! - a net individually trained at that width with the preset's base recipe and epoch budget;
+//! - the full-width base net sliced to its first channels ([`baselines::slice`]);
+//! - the full-width base net magnitude-pruned to that width ([`baselines::prune`]);
+//!
+//! then the storage of each option ([`storage::Storage`]) and a PASS/MISS verdict on every
+//! target of issue 5 ([`targets::evaluate`]), all computed from the measured numbers.
+//!
+//! ```
+//! use metamorph_trainer::report::REPORT_WIDTHS;
+//! assert_eq!(REPORT_WIDTHS.len(), 7);
+//! assert_eq!(REPORT_WIDTHS[6], 0.25);
+//! ```
+
+pub mod baselines;
+pub mod plot;
+pub mod storage;
+pub mod table;
+pub mod targets;
+
+use crate::base::{self, BaseOptions, Checkpoint};
+use crate::data::{Dataset, Split};
+use crate::export::runtime_member;
+use crate::preset::{repo_root, Preset};
+use anyhow::{ensure, Context, Result};
+use candle_core::Tensor;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use storage::Storage;
+
+/// Width fractions of the sweep, widest first. 25 % is meant to be unseen in training.
+pub const REPORT_WIDTHS: [f32; 7] = [1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25];
+
+/// INR samples `K` of the two hypernet columns.
+pub const SAMPLES: [u32; 2] = [1, 10];
+
+/// Everything `report` needs.
+#[derive(Debug, Clone)]
+pub struct ReportArgs {
+    /// Preset name (`models/<name>.json`) or JSON path.
+    pub preset: String,
+    /// The hypernet file to evaluate.
+    pub hypernet: PathBuf,
+    /// Full-width base checkpoint for slicing and pruning (default: trained here with the
+    /// preset's base recipe and `seed`, which is what `fit` trains with the same seed).
+    pub base: Option<PathBuf>,
+    /// Where `RESULTS.md` and the plot go (default: the repository's `docs/`).
+    pub out_dir: Option<PathBuf>,
+    /// Epoch budget of every trained net (default: the preset's base epochs).
+    pub epochs: Option<usize>,
+    /// Use only the first `limit` training and test examples (quick checks).
+    pub limit: Option<usize>,
+    /// Seed of every trained net and of the `K > 1` materialisation noise.
+    pub seed: u64,
+    /// `cpu` or `cuda[:N]`.
+    pub device: String,
+    /// Show progress bars and per-width lines on stderr.
+    pub progress: bool,
+}
+
+impl ReportArgs {
+    /// The `metamorph-train report` command line that reproduces these arguments.
+    pub fn command_line(&self) -> String {
+        let mut c = format!(
+            "cargo run --release --bin metamorph-train -- report --preset {} --hypernet {}",
+            self.preset,
+            self.hypernet.display()
+        );
+        if let Some(b) = &self.base {
+            c += &format!(" --base {}", b.display());
+        }
+        if let Some(d) = &self.out_dir {
+            c += &format!(" --out-dir {}", d.display());
+        }
+        if let Some(e) = self.epochs {
+            c += &format!(" --epochs {e}");
+        }
+        if let Some(n) = self.limit {
+            c += &format!(" --limit {n}");
+        }
+        if self.seed != 0 {
+            c += &format!(" --seed {}", self.seed);
+        }
+        if self.device != "cpu" {
+            c += &format!(" --device {}", self.device);
+        }
+        c
+    }
+
+    /// The output directory: `out_dir`, or the repository's `docs/`.
+    pub fn out_dir(&self) -> PathBuf {
+        self.out_dir.clone().unwrap_or_else(|| repo_root().join("docs"))
+    }
+}
+
+/// Test accuracies (in `[0, 1]`) at one width.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row {
+    /// Width fraction.
+    pub width: f32,
+    /// Base width `h = arch.base_width(width)`.
+    pub h: usize,
+    /// The hypernet at `K = SAMPLES[0]` and `K = SAMPLES[1]`.
+    pub hypernet: [f32; 2],
+    /// The net individually trained at this width.
+    pub individual: f32,
+    /// The full-width base net sliced to its first channels.
+    pub sliced: f32,
+    /// The full-width base net magnitude-pruned to this width.
+    pub pruned: f32,
+}
+
+/// The machine a report ran on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    /// Logical CPUs available to the process (what `nproc` prints).
+    pub cpus: usize,
+    /// `model name` of `/proc/cpuinfo`, or `unknown`.
+    pub cpu_model: String,
+    /// The candle device (`cpu`, `cuda:0`).
+    pub device: String,
+}
+
+impl Machine {
+    /// This machine, running on `device`.
+    pub fn detect(device: &str) -> Self {
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Machine { cpus, cpu_model, device: device.into() }
+    }
+}
+
+/// Wall-clock seconds of the parts of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Timings {
+    /// Materialising and evaluating the hypernet at every width and `K`.
+    pub hypernet: f64,
+    /// Training the individually trained nets (the base included when it is trained here).
+    pub individual: f64,
+    /// Everything, writing excluded.
+    pub total: f64,
+}
+
+/// A finished report: what `docs/RESULTS.md` and the plot are rendered from.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Family name (the section's key in `RESULTS.md`).
+    pub name: String,
+    /// Data set.
+    pub dataset: String,
+    /// The command that reproduces the report.
+    pub command: String,
+    /// Where it ran.
+    pub machine: Machine,
+    /// The hypernet file as named on the command line.
+    pub hypernet_path: String,
+    /// Smallest and largest base width the hypernet saw in training (from its metadata).
+    pub trained_h: [u16; 2],
+    /// The family's largest base width.
+    pub h_max: usize,
+    /// Where the full-width base net came from, in words.
+    pub base_source: String,
+    /// Its test accuracy.
+    pub base_accuracy: f32,
+    /// Epochs of every net trained here.
+    pub epochs: usize,
+    /// Training and test examples used.
+    pub examples: [usize; 2],
+    /// Whether `--limit` cut the data.
+    pub limited: bool,
+    /// One row per width of [`REPORT_WIDTHS`].
+    pub rows: Vec<Row>,
+    /// Bytes of each option.
+    pub storage: Storage,
+    /// Timings.
+    pub seconds: Timings,
+}
+
+impl Report {
+    /// The row of width fraction `w`, if the sweep has it.
+    pub fn row(&self, w: f32) -> Option<&Row> {
+        self.rows.iter().find(|r| r.width == w)
+    }
+
+    /// Whether base width `h` lies outside the hypernet's training range.
+    pub fn unseen(&self, h: usize) -> bool {
+        h < self.trained_h[0] as usize || h > self.trained_h[1] as usize
+    }
+}
+
+/// Measures everything of a report (no files written); see the module docs.
+pub fn measure(args: &ReportArgs) -> Result<Report> {
+    let start = Instant::now();
+    let preset = Preset::load(&args.preset)?;
+    let arch = &preset.arch;
+    let dev = &crate::device::device(&args.device)?;
+    let mut train = Dataset::load(&preset.dataset, Split::Train)?;
+    let mut test = Dataset::load(&preset.dataset, Split::Test)?;
+    if let Some(n) = args.limit {
+        train = train.take(n);
+        test = test.take(n);
+    }
+    let bytes = std::fs::read(&args.hypernet).with_context(|| format!("reading hypernet {}", args.hypernet.display()))?;
+    let net = metamorph::format::read(&bytes)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("decoding hypernet {}", args.hypernet.display()))?;
+    ensure!(
+        net.arch == *arch,
+        "{} holds family {} which differs from preset {}",
+        args.hypernet.display(),
+        net.arch.name,
+        args.preset
+    );
+    let trained_h = net.meta.trained_h;
+    let h_max = arch.h_max as usize;
+    let epochs = args.epochs.unwrap_or(preset.base.epochs);
+    let log = |s: String| {
+        if args.progress {
+            eprintln!("{s}");
+        }
+    };
+
+    let mut seconds = Timings::default();
+    let mut individual = Vec::new();
+    let mut base_params: Option<Vec<Tensor>> = None;
+    for w in REPORT_WIDTHS {
+        let h = arch.base_width(w);
+        let mut opts = BaseOptions::from_preset(&preset, Some(h));
+        opts.epochs = epochs;
+        opts.seed = args.seed;
+        opts.progress = args.progress;
+        let t = Instant::now();
+        let trained = base::train(arch, &opts, &train, &test, dev)
+            .with_context(|| format!("training the individual {} net at h = {h}", arch.name))?;
+        seconds.individual += t.elapsed().as_secs_f64();
+        let acc = base::evaluate(arch, h, &trained.params, &test, dev)?;
+        log(format!("individually trained h = {h}: {:.2}% ({:.1} s)", 100.0 * acc, t.elapsed().as_secs_f64()));
+        if h == h_max && base_params.is_none() {
+            base_params = Some(trained.params);
+        }
+        individual.push(acc);
+    }
+
+    let (base_params, base_source) = match &args.base {
+        Some(path) => {
+            let ckpt = Checkpoint::load(path, dev)?;
+            ensure!(ckpt.arch == *arch && ckpt.h == h_max, "{} is not a full-width {} network", path.display(), arch.name);
+            (ckpt.params, format!("checkpoint `{}`", path.display()))
+        }
+        None => (
+            base_params.context("the sweep has no full-width member")?,
+            format!(
+                "trained here: the 100 % individually trained net (preset base recipe, seed {}, {epochs} epochs), \
+                 which is the base `fit` trains with the same seed and epochs",
+                args.seed
+            ),
+        ),
+    };
+    let base_accuracy = base::evaluate(arch, h_max, &base_params, &test, dev)?;
+
+    let mut rows = Vec::new();
+    for (w, individual) in REPORT_WIDTHS.into_iter().zip(individual) {
+        let h = arch.base_width(w);
+        let t = Instant::now();
+        let mut hypernet = [0.0; 2];
+        for (acc, k) in hypernet.iter_mut().zip(SAMPLES) {
+            let params = runtime_member(&bytes, h, k, dev).with_context(|| format!("materialising h = {h}, K = {k}"))?;
+            *acc = base::evaluate(arch, h, &params, &test, dev)?;
+        }
+        seconds.hypernet += t.elapsed().as_secs_f64();
+        let sliced = base::evaluate(arch, h, &baselines::slice(arch, &base_params, h)?, &test, dev)?;
+        let pruned = base::evaluate(arch, h, &baselines::prune(arch, &base_params, h)?, &test, dev)?;
+        log(format!(
+            "h = {h:>4}: hypernet K=1 {:.2}%  K=10 {:.2}%  individual {:.2}%  slicing {:.2}%  pruning {:.2}%",
+            100.0 * hypernet[0],
+            100.0 * hypernet[1],
+            100.0 * individual,
+            100.0 * sliced,
+            100.0 * pruned
+        ));
+        rows.push(Row { width: w, h, hypernet, individual, sliced, pruned });
+    }
+    let widths: Vec<usize> = rows.iter().map(|r| r.h).collect();
+    let storage = Storage::new(arch, bytes.len() as u64, &widths)?;
+    seconds.total = start.elapsed().as_secs_f64();
+    Ok(Report {
+        name: arch.name.to_string(),
+        dataset: preset.dataset.clone(),
+        command: args.command_line(),
+        machine: Machine::detect(&args.device),
+        hypernet_path: args.hypernet.display().to_string(),
+        trained_h,
+        h_max,
+        base_source,
+        base_accuracy,
+        epochs,
+        examples: [train.n, test.n],
+        limited: args.limit.is_some(),
+        rows,
+        storage,
+        seconds,
+    })
+}
+
+/// Files a report wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The markdown file (its section for this preset replaced).
+    pub results: PathBuf,
+    /// The accuracy-vs-width plot.
+    pub plot: PathBuf,
+}
+
+/// Writes `report` into `dir`: its section of `RESULTS.md` (other sections kept) and
+/// `accuracy-<name>.svg`, both atomically.
+pub fn write(report: &Report, dir: &Path) -> Result<Written> {
+    let plot = dir.join(plot::file_name(&report.name));
+    crate::io::write_bytes_atomic(&plot, plot::svg(report)?.as_bytes())?;
+    let results = dir.join("RESULTS.md");
+    table::write(&results, &report.name, &table::section(report))?;
+    Ok(Written { results, plot })
+}
+
+/// Measures and writes a report; what `metamorph-train report` runs.
+pub fn run(args: &ReportArgs) -> Result<(Report, Written)> {
+    let report = measure(args)?;
+    let written = write(&report, &args.out_dir())?;
+    Ok((report, written))
+}

@@ -1,0 +1,154 @@
+//! Markdown rendering of a report, and replacing one preset's section of `RESULTS.md`.
+//!
+//! Each preset's section sits between `<!-- report:NAME -->` and `<!-- /report:NAME -->`;
+//! rewriting a section leaves everything outside its markers untouched.
+//!
+//! ```
+//! use metamorph_trainer::report::table::replace_section;
+//! let doc = "# Results\n\n<!-- report:a -->\nold a\n<!-- /report:a -->\n\nhand-written\n";
+//! let new = replace_section(doc, "a", "<!-- report:a -->\nnew a\n<!-- /report:a -->");
+//! assert_eq!(new, "# Results\n\n<!-- report:a -->\nnew a\n<!-- /report:a -->\n\nhand-written\n");
+//! ```
+
+use super::targets::{self, width_label};
+use super::{plot, Report, SAMPLES};
+use anyhow::{Context, Result};
+use std::fmt::Write;
+use std::path::Path;
+
+/// Opening line of a new `RESULTS.md`.
+pub const HEADER: &str = "# Results\n\n\
+Sections between `<!-- report:NAME -->` markers are written by `metamorph-train report` and \
+replaced when it reruns for that preset; everything else is kept as is.\n";
+
+/// The opening and closing markers of preset `name`'s section.
+pub fn markers(name: &str) -> (String, String) {
+    (format!("<!-- report:{name} -->"), format!("<!-- /report:{name} -->"))
+}
+
+/// `doc` with preset `name`'s section replaced by `section` (which should carry the markers),
+/// or with `section` appended when `doc` has none. An empty `doc` gets [`HEADER`] first.
+pub fn replace_section(doc: &str, name: &str, section: &str) -> String {
+    let (open, close) = markers(name);
+    if let Some(s) = doc.find(&open) {
+        if let Some(e) = doc[s..].find(&close).map(|e| s + e + close.len()) {
+            return format!("{}{}{}", &doc[..s], section.trim_end_matches('\n'), &doc[e..]);
+        }
+    }
+    let head = if doc.trim().is_empty() { HEADER } else { doc.trim_end() };
+    format!("{}\n\n{}\n", head.trim_end(), section.trim_end_matches('\n'))
+}
+
+/// Reads `path` (if it exists), replaces preset `name`'s section with `section` and writes it
+/// back atomically.
+pub fn write(path: &Path, name: &str, section: &str) -> Result<()> {
+    let doc = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    crate::io::write_bytes_atomic(path, replace_section(&doc, name, section).as_bytes())
+}
+
+fn pct(x: f32) -> String {
+    format!("{:.2}", 100.0 * x)
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The markdown section of `report`, markers included.
+pub fn section(report: &Report) -> String {
+    let (open, close) = markers(&report.name);
+    let mut s = String::new();
+    let r = report;
+    let _ = writeln!(s, "{open}");
+    let _ = writeln!(s, "## {}\n", r.name);
+    let _ = writeln!(s, "Produced by\n\n```sh\n{}\n```\n", r.command);
+    let _ = writeln!(
+        s,
+        "Machine: {} CPUs (`nproc`), {}; device `{}`. The report took {:.0} s: {:.0} s training the \
+         individually trained nets, {:.0} s materialising and evaluating the hypernet.\n",
+        r.machine.cpus, r.machine.cpu_model, r.machine.device, r.seconds.total, r.seconds.individual, r.seconds.hypernet
+    );
+    let _ = writeln!(
+        s,
+        "Data: `{}`, {} training and {} test examples{}. Hypernet: `{}` ({} bytes), trained on base widths \
+         h ∈ [{}, {}] of h_max = {}. Individually trained nets: the preset's base recipe, {} epochs each. \
+         Full-width base for slicing and pruning: {}; test accuracy {} %.\n",
+        r.dataset,
+        r.examples[0],
+        r.examples[1],
+        if r.limited { " (cut by `--limit`: not comparable to full runs)" } else { "" },
+        r.hypernet_path,
+        thousands(r.storage.hypernet_bytes),
+        r.trained_h[0],
+        r.trained_h[1],
+        r.h_max,
+        r.epochs,
+        r.base_source,
+        pct(r.base_accuracy)
+    );
+    let _ = writeln!(s, "### Test accuracy (%)\n");
+    let _ = writeln!(
+        s,
+        "| width | h | hypernet K = {} | hypernet K = {} | individually trained | slicing | magnitude pruning |",
+        SAMPLES[0], SAMPLES[1]
+    );
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
+    for row in &r.rows {
+        let _ = writeln!(
+            s,
+            "| {}{} | {} | {} | {} | {} | {} | {} |",
+            width_label(row.width),
+            if r.unseen(row.h) { " (unseen)" } else { "" },
+            row.h,
+            pct(row.hypernet[0]),
+            pct(row.hypernet[1]),
+            pct(row.individual),
+            pct(row.sliced),
+            pct(row.pruned)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nSlicing keeps every morphed layer's first channels; magnitude pruning keeps the channels whose \
+         incoming weights have the largest L1 norm (structured, per layer, carried into the next layer's \
+         inputs). Neither is retrained.\n"
+    );
+    let _ = writeln!(s, "![Test accuracy against width, {}]({})\n", r.name, plot::file_name(&r.name));
+    let st = &r.storage;
+    let _ = writeln!(s, "### Storage\n");
+    let _ = writeln!(s, "| what | bytes | × full-width fp32 |");
+    let _ = writeln!(s, "|---|---:|---:|");
+    let rows = [
+        ("hypernet file".to_string(), st.hypernet_bytes),
+        ("full-width net, fp32".to_string(), st.fp32_bytes),
+        ("full-width net, int8 (+ one f32 scale per tensor)".to_string(), st.int8_bytes),
+        (format!("all {} individually trained nets, fp32", r.rows.len()), st.individual_bytes),
+    ];
+    for (what, bytes) in rows {
+        let _ = writeln!(s, "| {what} | {} | {:.3} |", thousands(bytes), st.ratio(bytes));
+    }
+    let _ = writeln!(s, "\n### Targets of issue 5\n");
+    let _ = writeln!(s, "| target | result | numbers |");
+    let _ = writeln!(s, "|---|---|---|");
+    for t in targets::evaluate(r) {
+        let _ = writeln!(s, "| {} | {} | {} |", t.name, if t.pass { "PASS" } else { "MISS" }, t.detail);
+    }
+    let _ = writeln!(
+        s,
+        "\nThe width-switch latency target is not measured by this command (see `metamorph bench`).\n"
+    );
+    let _ = write!(s, "{close}");
+    s
+}
