@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: sets up the Python test oracles (onnx checker, ONNX Runtime's
-# shared library) in .venv, then runs every Rust test, the no_std proofs and the thumb build.
+# shared library) in .venv, then runs every Rust test, the core without std, and
+# scripts/nostd-proof.sh (thumb builds, the freestanding no_std proof and its negative controls).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -13,3 +14,9 @@ export METAMORPH_PYTHON="$root/.venv/bin/python"
 ORT_DYLIB_PATH="$(ls "$root"/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -1)"
 export ORT_DYLIB_PATH
 cargo test --release --workspace
+# The runtime core without std (and so without matrixmultiply): its portable GEMM against the
+# reference executor, and the plain no-feature build the README promises.
+cargo test --release -p metamorph --no-default-features
+cargo build -p metamorph --no-default-features
+# Thumb builds, the freestanding no_std/no-alloc proof and its negative controls.
+scripts/nostd-proof.sh
