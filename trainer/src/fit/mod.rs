@@ -229,8 +229,8 @@ pub fn fit(
                 .join("  ");
             let msg = format!("step {}: test {line}", state.step);
             match &bar {
-                Some(bar) => bar.println(msg),
-                None => eprintln!("{msg}"),
+                Some(bar) if !bar.is_hidden() => bar.println(msg),
+                _ => eprintln!("{msg}"),
             }
         }
         if checkpoint_every > 0 && state.step % checkpoint_every == 0 {
