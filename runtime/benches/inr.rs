@@ -128,7 +128,7 @@ impl Gemm {
     fn new(cfg: &InrConfig, out_size: usize) -> Self {
         let (h, p) = (cfg.hidden as usize, cfg.features());
         let mut shapes = vec![(p, h)];
-        shapes.extend(std::iter::repeat((h, h)).take(cfg.depth as usize));
+        shapes.extend(std::iter::repeat_n((h, h), cfg.depth as usize));
         shapes.push((h, out_size));
         let big = p.max(h);
         Gemm {

@@ -31,10 +31,10 @@ fn families() -> Vec<ArchSpec> {
 /// Every limit checked directly on the costs (independently of `Budget::fits`).
 fn within(b: &Budget, c: &Costs, overhead: usize) -> bool {
     let ram = c.weight_bytes + c.activation_bytes + overhead;
-    b.max_weight_bytes.map_or(true, |l| c.weight_bytes <= l)
-        && b.max_ram_bytes.map_or(true, |l| ram <= l)
-        && b.max_macs.map_or(true, |l| c.macs <= l)
-        && b.latency.map_or(true, |l| c.macs as f64 / l.macs_per_second as f64 * 1000.0 <= l.target_ms as f64)
+    b.max_weight_bytes.is_none_or(|l| c.weight_bytes <= l)
+        && b.max_ram_bytes.is_none_or(|l| ram <= l)
+        && b.max_macs.is_none_or(|l| c.macs <= l)
+        && b.latency.is_none_or(|l| c.macs as f64 / l.macs_per_second as f64 * 1000.0 <= l.target_ms as f64)
 }
 
 /// A budget around the costs of a random member, each limit present or not.

@@ -178,7 +178,8 @@ fn base_width_rounds_and_clamps() {
 fn bad_specs_are_errors() {
     let dense = Layer::Dense { out: Dim::Fixed(2) };
     let conv = |out, kernel, pad| Layer::Conv2d { out, kernel, stride: 1, pad };
-    let cases: &[(&str, [u16; 3], u16, u16, Vec<Layer>)] = &[
+    type Case = (&'static str, [u16; 3], u16, u16, Vec<Layer>);
+    let cases: &[Case] = &[
         ("dense on image", [1, 4, 4], 4, 1, vec![dense]),
         ("kernel too large", [1, 4, 4], 4, 1, vec![conv(Dim::Width(1), 7, 1), Layer::Flatten, dense]),
         ("zero stride", [1, 4, 4], 4, 1, vec![Layer::MaxPool { kernel: 2, stride: 0 }, Layer::Flatten, dense]),
