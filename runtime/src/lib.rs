@@ -7,7 +7,8 @@
 //! | feature | adds |
 //! |---|---|
 //! | `alloc` | `Vec`-returning convenience wrappers |
-//! | `std` | `std` error plumbing and file helpers (implies `alloc`) |
+//! | `matrixmultiply` | fast GEMM through `matrixmultiply`, which heap-allocates (implies `alloc`; without it a portable, allocation-free kernel) |
+//! | `std` | `std` error plumbing and file helpers (implies `alloc` and `matrixmultiply`) |
 //! | `onnx` | ONNX export of a materialised network and the tract engine (implies `std`) |
 //! | `ort` | the ONNX Runtime engine, loaded dynamically (implies `onnx`) |
 #![cfg_attr(not(feature = "std"), no_std)]
