@@ -24,8 +24,10 @@
 
 use crate::error::{Error, Result};
 use crate::format::{blob::read_f32s, Hypernet};
-use crate::inr::{coords, features::fourier_reusing, mlp::Mlp};
-use crate::spec::{ParamInfo, ParamKind};
+use crate::gemm::linear;
+use crate::inr::features::{coordinate, fourier, fourier_reusing};
+use crate::inr::{coords, mlp::Mlp, InrConfig};
+use crate::spec::{Morph, ParamInfo, ParamKind, Query};
 
 /// Rows evaluated per GEMM block.
 pub const ROW_BLOCK: usize = 128;
@@ -82,66 +84,98 @@ impl<'n, 'a> Materialiser<'n, 'a> {
                 let bytes = self.net.frozen.get(info.frozen_index).ok_or(Error::Invalid("missing frozen tensor"))?;
                 read_f32s(bytes, out)?;
             }
-            Some(m) => {
-                let t = self.net.tensors.get(m.index).ok_or(Error::Invalid("missing INR tensor"))?;
-                let (cfg, o) = (&self.net.inr, t.out_size as usize);
-                let need = self.scratch_len();
-                if scratch.len() < need {
-                    return Err(Error::BufferTooSmall { needed: need, provided: scratch.len() });
-                }
-                let (params, rest) = scratch.split_at_mut(cfg.param_count(o));
-                t.params.unpack(cfg, o, params)?;
-                let mlp = Mlp::new(*cfg, o, params)?;
-                let p = cfg.features();
-                let (feats, rest) = rest.split_at_mut(ROW_BLOCK * p);
-                let (acc, mlp_scratch) = rest.split_at_mut(ROW_BLOCK * o);
-                let is_bias = info.kind == ParamKind::Bias;
-                let total = self.net.arch.morphed_count();
-                let amp = coords::amplitude(self.net.meta.sigma);
-                let inv_k = 1.0 / self.samples as f32;
-                let mut fan_in = [0.0f32; ROW_BLOCK];
-                for (block, dst) in out.chunks_mut(ROW_BLOCK * o).enumerate() {
-                    let rows = dst.len() / o;
-                    let r0 = block * ROW_BLOCK;
-                    for s in 0..self.samples {
-                        for b in 0..rows {
-                            let raw = coords::noisy(&m, total, r0 + b, is_bias, s, self.seed, amp);
-                            fan_in[b] = 1.0 / raw[5];
-                            // Rows share most coordinates with the previous row, and a pair row
-                            // shares `j` with the row one `C_in` back: reuse their sines.
-                            let (done, rest) = feats.split_at_mut(b * p);
-                            let row = |e: usize| &done[e * p..(e + 1) * p];
-                            let mut earlier: [&[f32]; 2] = [&[], &[]];
-                            let mut n = 0;
-                            if b >= 1 {
-                                earlier[n] = row(b - 1);
-                                n += 1;
-                            }
-                            if m.c_in > 1 && b >= m.c_in {
-                                earlier[n] = row(b - m.c_in);
-                                n += 1;
-                            }
-                            fourier_reusing(&coords::normalise(raw, cfg.norm), cfg.bands as usize, &mut rest[..p], &earlier[..n]);
-                        }
-                        let target = if s == 0 { &mut *dst } else { &mut acc[..rows * o] };
-                        mlp.forward(&feats[..rows * p], rows, target, mlp_scratch)?;
-                        for (row, f) in target.chunks_exact_mut(o).zip(&fan_in) {
-                            row.iter_mut().for_each(|v| *v *= f);
-                        }
-                        if s > 0 {
-                            dst.iter_mut().zip(acc.iter()).for_each(|(d, a)| *d += a);
-                        }
-                    }
-                    if self.samples > 1 {
-                        dst.iter_mut().for_each(|v| *v *= inv_k);
-                    }
-                }
-                if out.iter().any(|v| !v.is_finite()) {
-                    return Err(Error::NonFinite);
-                }
-            }
+            Some(m) => self.morphed(info, m, out, scratch)?,
         }
         Ok(out)
+    }
+
+    /// Evaluates the INR for morphed tensor `info` into `out` (exactly `info.len()` long).
+    ///
+    /// Sample 0 of a pair weight takes the separable path: its first layer is
+    /// `A[i] + B[j]` (see [`separable_input`]); every other sample, bias and row query evaluates
+    /// the Fourier features of each row. The path depends only on the tensor and the sample, never
+    /// on the scratch size.
+    fn morphed(&self, info: &ParamInfo, m: Morph, out: &mut [f32], scratch: &mut [f32]) -> Result<()> {
+        let t = self.net.tensors.get(m.index).ok_or(Error::Invalid("missing INR tensor"))?;
+        let (cfg, o) = (&self.net.inr, t.out_size as usize);
+        let need = self.scratch_len();
+        if scratch.len() < need {
+            return Err(Error::BufferTooSmall { needed: need, provided: scratch.len() });
+        }
+        let (hid_n, p) = (cfg.hidden as usize, cfg.features());
+        let (params, rest) = scratch.split_at_mut(cfg.param_count(o));
+        t.params.unpack(cfg, o, params)?;
+        let mlp = Mlp::new(*cfg, o, params)?;
+        let (feats, rest) = rest.split_at_mut(ROW_BLOCK * p);
+        let (acc, rest) = rest.split_at_mut(ROW_BLOCK * o);
+        let (mlp_scratch, rest) = rest.split_at_mut(Mlp::scratch_len(cfg, ROW_BLOCK));
+        let is_bias = info.kind == ParamKind::Bias;
+        let total = self.net.arch.morphed_count();
+        let separable = m.query == Query::Pair && !is_bias;
+        let (by_i, by_j) = if separable {
+            let (by_i, rest) = split(rest, m.c_out * hid_n)?;
+            let (by_j, rest) = split(rest, m.c_in * hid_n)?;
+            separable_input(&mlp, &m, total, by_i, by_j, rest)?;
+            (&*by_i, &*by_j)
+        } else {
+            (&[][..], &[][..])
+        };
+        let amp = coords::amplitude(self.net.meta.sigma);
+        let inv_k = 1.0 / self.samples as f32;
+        let mut fan_in = [0.0f32; ROW_BLOCK];
+        for (block, dst) in out.chunks_mut(ROW_BLOCK * o).enumerate() {
+            let rows = dst.len() / o;
+            let r0 = block * ROW_BLOCK;
+            for s in 0..self.samples {
+                let target = if s == 0 { &mut *dst } else { &mut acc[..rows * o] };
+                if s == 0 && separable {
+                    let (hid, tmp) = mlp_scratch.split_at_mut(rows * hid_n);
+                    for (b, (row, f)) in hid.chunks_exact_mut(hid_n).zip(&mut fan_in).enumerate() {
+                        let r = r0 + b;
+                        let (ai, bj) = (&by_i[r / m.c_in * hid_n..][..hid_n], &by_j[r % m.c_in * hid_n..][..hid_n]);
+                        for ((v, &x), &y) in row.iter_mut().zip(ai).zip(bj) {
+                            *v = (x + y).max(0.0);
+                        }
+                        *f = 1.0 / m.c_in as f32;
+                    }
+                    mlp.forward_hidden(hid, rows, target, tmp)?;
+                } else {
+                    for b in 0..rows {
+                        let raw = coords::noisy(&m, total, r0 + b, is_bias, s, self.seed, amp);
+                        fan_in[b] = 1.0 / raw[5];
+                        // Rows share most coordinates with the previous row, and a pair row
+                        // shares `j` with the row one `C_in` back: reuse their sines.
+                        let (done, rest) = feats.split_at_mut(b * p);
+                        let row = |e: usize| &done[e * p..(e + 1) * p];
+                        let mut earlier: [&[f32]; 2] = [&[], &[]];
+                        let mut n = 0;
+                        if b >= 1 {
+                            earlier[n] = row(b - 1);
+                            n += 1;
+                        }
+                        if m.c_in > 1 && b >= m.c_in {
+                            earlier[n] = row(b - m.c_in);
+                            n += 1;
+                        }
+                        fourier_reusing(&coords::normalise(raw, cfg.norm), cfg.bands as usize, &mut rest[..p], &earlier[..n]);
+                    }
+                    mlp.forward(&feats[..rows * p], rows, target, mlp_scratch)?;
+                }
+                for (row, f) in target.chunks_exact_mut(o).zip(&fan_in) {
+                    row.iter_mut().for_each(|v| *v *= f);
+                }
+                if s > 0 {
+                    dst.iter_mut().zip(acc.iter()).for_each(|(d, a)| *d += a);
+                }
+            }
+            if self.samples > 1 {
+                dst.iter_mut().for_each(|v| *v *= inv_k);
+            }
+        }
+        if out.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite);
+        }
+        Ok(())
     }
 
     /// Writes every tensor, concatenated in canonical order, into `out` and returns the used prefix.
@@ -171,5 +205,73 @@ pub fn scratch_len(net: &Hypernet<'_>) -> usize {
     let cfg = &net.inr;
     let largest_out = net.tensors.iter().map(|t| t.out_size as usize).max().unwrap_or(0);
     let params = net.tensors.iter().map(|t| cfg.param_count(t.out_size as usize)).max().unwrap_or(0);
-    params + ROW_BLOCK * (cfg.features() + largest_out) + Mlp::scratch_len(cfg, ROW_BLOCK)
+    let per_row = params + ROW_BLOCK * (cfg.features() + largest_out) + Mlp::scratch_len(cfg, ROW_BLOCK);
+    // The separable path of pair weights, at the widest member (channel counts grow with h).
+    let (mut c_out, mut c_in) = (0, 0);
+    for m in net.arch.params(net.arch.h_max as usize).filter_map(|p| p.morph.filter(|_| p.kind == ParamKind::Weight)) {
+        if m.query == Query::Pair {
+            c_out = c_out.max(m.c_out);
+            c_in = c_in.max(m.c_in);
+        }
+    }
+    if c_out == 0 {
+        return per_row;
+    }
+    per_row + (c_out + c_in) * cfg.hidden as usize + separable_input_scratch(cfg, c_out.max(c_in))
+}
+
+/// Scratch of [`separable_input`] for tensors of at most `c` output and input channels.
+fn separable_input_scratch(cfg: &InrConfig, c: usize) -> usize {
+    let q = 1 + 2 * cfg.bands as usize;
+    let h = cfg.hidden as usize;
+    h * q + c * q + cfg.features() + h
+}
+
+/// The first layer of sample 0 of pair weight `m`, split by coordinate: row `r = i · C_in + j`
+/// has `x_1 = i / C_out`, `x_2 = j / C_in` and the other four coordinates fixed, so
+/// `W_in · pe(x) + b_in = A[i] + B[j]` with `A[i] = W_in[:, cols(1)] · pe_1(x_1(i))` (`a`,
+/// `C_out × hidden`) and `B[j] = b_in + W_in[:, cols(const)] · pe_const + W_in[:, cols(2)] ·
+/// pe_2(x_2(j))` (`b`, `C_in × hidden`), where `cols(d)` are coordinate `d`'s feature columns.
+fn separable_input(mlp: &Mlp<'_>, m: &Morph, total: usize, a: &mut [f32], b: &mut [f32], scratch: &mut [f32]) -> Result<()> {
+    let cfg = mlp.config();
+    let (h, p, bands) = (cfg.hidden as usize, cfg.features(), cfg.bands as usize);
+    let q = 1 + 2 * bands;
+    let (w_in, b_in) = mlp.input_layer();
+    let (cols, rest) = split(scratch, h * q)?;
+    let (coord_feats, rest) = split(rest, m.c_out.max(m.c_in) * q)?;
+    let (pe, rest) = split(rest, p)?;
+    let (constant, _) = split(rest, h)?;
+    let x_of = |r: usize| coords::normalise(coords::raw(m, total, r, false), cfg.norm);
+    // The four constant coordinates' features (row 0's, with coordinates 1 and 2 zeroed).
+    fourier(&x_of(0), bands, pe);
+    for d in [1, 2] {
+        pe[d] = 0.0;
+        pe[6 + 2 * bands * d..6 + 2 * bands * (d + 1)].fill(0.0);
+    }
+    linear(pe, w_in, b_in, 1, p, h, constant)?;
+    for (d, n) in [(1, m.c_out), (2, m.c_in)] {
+        for (o, dst) in cols.chunks_exact_mut(q).enumerate() {
+            let w = &w_in[o * p..(o + 1) * p];
+            dst[0] = w[d];
+            dst[1..].copy_from_slice(&w[6 + 2 * bands * d..6 + 2 * bands * (d + 1)]);
+        }
+        let feats = &mut coord_feats[..n * q];
+        for (t, f) in feats.chunks_exact_mut(q).enumerate() {
+            // Row of `i = t` (d = 1) or `j = t` (d = 2).
+            let r = if d == 1 { t * m.c_in } else { t };
+            coordinate(x_of(r)[d], bands, f);
+        }
+        if d == 1 {
+            linear(feats, cols, &[], n, q, h, a)?;
+        } else {
+            linear(feats, cols, constant, n, q, h, b)?;
+        }
+    }
+    Ok(())
+}
+
+/// `buf.split_at_mut(n)`, or an error when `buf` is shorter than `n`.
+fn split(buf: &mut [f32], n: usize) -> Result<(&mut [f32], &mut [f32])> {
+    let provided = buf.len();
+    buf.split_at_mut_checked(n).ok_or(Error::BufferTooSmall { needed: n, provided })
 }

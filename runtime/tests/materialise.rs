@@ -190,3 +190,57 @@ fn small_buffers_and_bad_arguments_are_errors() {
     assert!(matches!(m.tensor(&info, &mut small, &mut scratch), Err(Error::BufferTooSmall { .. })));
     assert_eq!(m.all(&mut out, &mut scratch).unwrap().len(), total);
 }
+
+/// `|got − want| ≤ 1e-5 · max |want|` over the tensor: relative to the tensor's scale.
+fn assert_close_relative(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    let scale = want.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+    assert!(scale > 0.0, "{what}: all-zero tensor tests nothing");
+    for (n, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= 1e-5 * scale, "{what}[{n}]: {g} vs {w} (scale {scale})");
+    }
+}
+
+/// Sample 0 of a pair weight takes the separable first layer (`A[i] + B[j]`); biases and row
+/// queries evaluate features per row. Every layout, at every width, agrees with the definition.
+#[test]
+fn separable_first_layer_matches_the_definition_at_every_width() {
+    let mut seen = Vec::new();
+    for bytes in files() {
+        let net = format::read(&bytes).unwrap();
+        for h in net.arch.h_min as usize..=net.arch.h_max as usize {
+            let m = Materialiser::new(&net, h, 1, 0).unwrap();
+            let all = m.to_vec().unwrap();
+            for info in net.arch.params(h).filter(|p| p.morph.is_some()) {
+                let layout = (info.kind, info.morph.unwrap().query);
+                if !seen.contains(&layout) {
+                    seen.push(layout);
+                }
+                let what = format!("{} h={h} {}", net.arch.name, info.name());
+                let got = &all[info.offset..info.offset + info.len()];
+                assert_close_relative(got, &by_definition(&net, &info, 1, 0), &what);
+            }
+        }
+    }
+    for layout in [(ParamKind::Weight, Query::Pair), (ParamKind::Bias, Query::Pair), (ParamKind::Weight, Query::Row)] {
+        assert!(seen.contains(&layout), "{layout:?} not exercised");
+    }
+}
+
+/// The path taken never depends on how much scratch the caller passes beyond the minimum.
+#[test]
+fn results_do_not_depend_on_the_scratch_size() {
+    for bytes in files() {
+        let net = format::read(&bytes).unwrap();
+        let h = net.arch.h_max as usize;
+        for samples in [1, 3] {
+            let m = Materialiser::new(&net, h, samples, 11).unwrap();
+            let mut exact = vec![0.0; m.total_len()];
+            let mut generous = vec![0.0; m.total_len()];
+            m.all(&mut exact, &mut vec![f32::NAN; m.scratch_len()]).unwrap();
+            m.all(&mut generous, &mut vec![f32::NAN; 4 * m.scratch_len() + 1000]).unwrap();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&exact), bits(&generous), "{} K={samples}", net.arch.name);
+        }
+    }
+}

@@ -31,11 +31,35 @@ pub fn fourier_reusing(x: &[f32; 6], bands: usize, out: &mut [f32], earlier: &[&
             block.copy_from_slice(&row[6 + 2 * bands * d..6 + 2 * bands * (d + 1)]);
             continue;
         }
-        let mut freq = PI;
-        for pair in block.chunks_exact_mut(2) {
-            (pair[0], pair[1]) = sin_cos(freq * v);
-            freq *= 2.0;
-        }
+        sines(v, block);
+    }
+}
+
+/// The features of one coordinate alone, as [`fourier`] computes them bit for bit: `x_d`
+/// (feature `d`) followed by its `2 · bands` sines and cosines (features `6 + 2·bands·d ..`).
+/// `out` must have exactly `1 + 2 · bands` elements.
+///
+/// ```
+/// use metamorph::inr::features::{coordinate, fourier};
+/// let x = [0.1, 0.3, 0.7, 0.2, 0.5, 0.9];
+/// let (mut pe, mut one) = ([0.0f32; 6 + 12 * 3], [0.0f32; 1 + 2 * 3]);
+/// fourier(&x, 3, &mut pe);
+/// coordinate(x[2], 3, &mut one);
+/// assert_eq!(one[0], pe[2]);
+/// assert_eq!(one[1..], pe[6 + 2 * 3 * 2..6 + 2 * 3 * 3]);
+/// ```
+pub fn coordinate(v: f32, bands: usize, out: &mut [f32]) {
+    debug_assert_eq!(out.len(), 1 + 2 * bands);
+    out[0] = v;
+    sines(v, &mut out[1..]);
+}
+
+/// `block[2f], block[2f + 1] = sin(2^f π v), cos(2^f π v)`.
+fn sines(v: f32, block: &mut [f32]) {
+    let mut freq = PI;
+    for pair in block.chunks_exact_mut(2) {
+        (pair[0], pair[1]) = sin_cos(freq * v);
+        freq *= 2.0;
     }
 }
 

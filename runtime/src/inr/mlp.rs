@@ -22,6 +22,11 @@ impl<'p> Mlp<'p> {
         Ok(Mlp { cfg, out_size, params })
     }
 
+    /// The INR configuration.
+    pub fn config(&self) -> &InrConfig {
+        &self.cfg
+    }
+
     /// Values each row returns.
     pub fn out_size(&self) -> usize {
         self.out_size
@@ -37,8 +42,13 @@ impl<'p> Mlp<'p> {
         &self.params[s.offset..s.offset + s.len]
     }
 
+    /// Scratch elements [`Mlp::forward_hidden`] needs for `rows` rows: `rows · hidden`.
+    pub fn hidden_scratch_len(cfg: &InrConfig, rows: usize) -> usize {
+        rows * cfg.hidden as usize
+    }
+
     /// Runs `rows` rows of features (`rows × (6 + 12F)`) and writes `rows × out_size` raw outputs
-    /// (before the fan-in division) to `out`.
+    /// (before the fan-in division) to `out`. `scratch` needs [`Mlp::scratch_len`] elements.
     pub fn forward(&self, feats: &[f32], rows: usize, out: &mut [f32], scratch: &mut [f32]) -> Result<()> {
         let (h, p) = (self.cfg.hidden as usize, self.cfg.features());
         let need = Self::scratch_len(&self.cfg, rows);
@@ -46,9 +56,24 @@ impl<'p> Mlp<'p> {
             return Err(Error::BufferTooSmall { needed: need, provided: scratch.len() });
         }
         let (hid, rest) = scratch.split_at_mut(rows * h);
-        let tmp = &mut rest[..rows * h];
         linear(feats, self.seg(0), self.seg(1), rows, p, h, hid)?;
         relu(hid);
+        self.forward_hidden(hid, rows, out, rest)
+    }
+
+    /// The MLP after its input layer: `hid` holds the first hidden layer `relu(W_in · pe + b_in)`
+    /// of `rows` rows (`rows × hidden`; overwritten), and `rows × out_size` raw outputs are written
+    /// to `out`. `scratch` needs [`Mlp::hidden_scratch_len`] elements.
+    pub fn forward_hidden(&self, hid: &mut [f32], rows: usize, out: &mut [f32], scratch: &mut [f32]) -> Result<()> {
+        let h = self.cfg.hidden as usize;
+        let need = Self::hidden_scratch_len(&self.cfg, rows);
+        if scratch.len() < need {
+            return Err(Error::BufferTooSmall { needed: need, provided: scratch.len() });
+        }
+        if hid.len() != rows * h {
+            return Err(Error::ShapeMismatch { expected: rows * h, found: hid.len() });
+        }
+        let tmp = &mut scratch[..need];
         for k in 0..self.cfg.depth as usize {
             let base = 2 + 3 * k;
             linear(hid, self.seg(base), self.seg(base + 1), rows, h, h, tmp)?;
@@ -59,6 +84,11 @@ impl<'p> Mlp<'p> {
         }
         let last = self.cfg.segment_count();
         linear(hid, self.seg(last - 2), self.seg(last - 1), rows, h, self.out_size, out)
+    }
+
+    /// The input layer's weight `W_in` (`hidden × (6 + 12F)`, row-major) and bias `b_in`.
+    pub fn input_layer(&self) -> (&'p [f32], &'p [f32]) {
+        (self.seg(0), self.seg(1))
     }
 }
 
