@@ -53,6 +53,8 @@ pub fn svg(report: &Report) -> Result<String> {
             .configure_mesh()
             .x_desc("width (% of full; shaded: unseen in hypernet training)")
             .y_desc("test accuracy (%)")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .draw()
             .map_err(|e| err(&e))?;
         for (label, color, points) in series {
