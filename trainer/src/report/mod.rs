@@ -55,7 +55,7 @@ pub struct ReportArgs {
     pub epochs: Option<usize>,
     /// Use only the first `limit` training and test examples (quick checks).
     pub limit: Option<usize>,
-    /// Seed of every trained net and of the `K > 1` materialisation noise.
+    /// Seed of every trained net (the runtime's `K > 1` noise always uses seed 0).
     pub seed: u64,
     /// `cpu` or `cuda[:N]`.
     pub device: String,
