@@ -2,8 +2,10 @@
 //!
 //! With the `matrixmultiply` feature (implied by `std`) it runs on `matrixmultiply::sgemm`, which
 //! heap-allocates its packing buffers. Without it, a portable dot-product kernel that allocates
-//! nothing, so the core links with neither `std` nor a global allocator. The two agree to rounding,
-//! not bit for bit (different summation order); each is deterministic.
+//! nothing, so the core links with neither `std` nor a global allocator. With the feature, products
+//! with fewer than [`NARROW`] outputs (e.g. an INR's one-value output layer) still take the dot
+//! kernel, where packing would cost more than the product. The two agree to rounding, not bit for
+//! bit (different summation order); each is deterministic.
 
 use crate::error::{Error, Result};
 
@@ -33,9 +35,16 @@ pub fn linear(x: &[f32], w: &[f32], bias: &[f32], rows: usize, inputs: usize, ou
     Ok(())
 }
 
+/// Products with fewer outputs than this take the dot kernel even with `matrixmultiply`.
+pub const NARROW: usize = 4;
+
 /// `y += x · wᵀ` without allocating: one dot product per output, eight accumulators wide.
 #[cfg(not(feature = "matrixmultiply"))]
 fn accumulate(x: &[f32], w: &[f32], _rows: usize, inputs: usize, outputs: usize, y: &mut [f32]) {
+    accumulate_dot(x, w, inputs, outputs, y);
+}
+
+fn accumulate_dot(x: &[f32], w: &[f32], inputs: usize, outputs: usize, y: &mut [f32]) {
     for (xr, yr) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(outputs)) {
         for (wr, yo) in w.chunks_exact(inputs).zip(yr.iter_mut()) {
             *yo += dot(xr, wr);
@@ -43,7 +52,6 @@ fn accumulate(x: &[f32], w: &[f32], _rows: usize, inputs: usize, outputs: usize,
     }
 }
 
-#[cfg(not(feature = "matrixmultiply"))]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -63,6 +71,9 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// `y += x · wᵀ` through `matrixmultiply::sgemm`.
 #[cfg(feature = "matrixmultiply")]
 fn accumulate(x: &[f32], w: &[f32], rows: usize, inputs: usize, outputs: usize, y: &mut [f32]) {
+    if outputs < NARROW {
+        return accumulate_dot(x, w, inputs, outputs, y);
+    }
     // SAFETY: `linear`'s length checks guarantee every index sgemm touches lies inside the slices:
     // A = x is rows×inputs (row stride inputs), B = wᵀ is inputs×outputs read from w with
     // strides (1, inputs), C = y is rows×outputs (row stride outputs).

@@ -103,64 +103,61 @@ impl<'n, 'a> Materialiser<'n, 'a> {
             return Err(Error::BufferTooSmall { needed: need, provided: scratch.len() });
         }
         let (hid_n, p) = (cfg.hidden as usize, cfg.features());
-        let (params, rest) = scratch.split_at_mut(cfg.param_count(o));
+        let (params, rest) = split(scratch, cfg.param_count(o))?;
         t.params.unpack(cfg, o, params)?;
         let mlp = Mlp::new(*cfg, o, params)?;
-        let (feats, rest) = rest.split_at_mut(ROW_BLOCK * p);
-        let (acc, rest) = rest.split_at_mut(ROW_BLOCK * o);
-        let (mlp_scratch, rest) = rest.split_at_mut(Mlp::scratch_len(cfg, ROW_BLOCK));
+        let (mlp_scratch, work) = split(rest, Mlp::scratch_len(cfg, ROW_BLOCK))?;
         let is_bias = info.kind == ParamKind::Bias;
         let total = self.net.arch.morphed_count();
-        let separable = m.query == Query::Pair && !is_bias;
-        let (by_i, by_j) = if separable {
-            let (by_i, rest) = split(rest, m.c_out * hid_n)?;
-            let (by_j, rest) = split(rest, m.c_in * hid_n)?;
-            separable_input(&mlp, &m, total, by_i, by_j, rest)?;
-            (&*by_i, &*by_j)
-        } else {
-            (&[][..], &[][..])
-        };
         let amp = coords::amplitude(self.net.meta.sigma);
-        let inv_k = 1.0 / self.samples as f32;
         let mut fan_in = [0.0f32; ROW_BLOCK];
-        for (block, dst) in out.chunks_mut(ROW_BLOCK * o).enumerate() {
-            let rows = dst.len() / o;
-            let r0 = block * ROW_BLOCK;
-            for s in 0..self.samples {
-                let target = if s == 0 { &mut *dst } else { &mut acc[..rows * o] };
-                if s == 0 && separable {
+        // Samples outermost: each element still sums its samples in order 0, 1, …, K−1.
+        for s in 0..self.samples {
+            if s == 0 && m.query == Query::Pair && !is_bias {
+                let (by_i, rest) = split(work, m.c_out * hid_n)?;
+                let (by_j, rest) = split(rest, m.c_in * hid_n)?;
+                separable_input(&mlp, &m, total, by_i, by_j, rest)?;
+                let f = 1.0 / m.c_in as f32;
+                for (block, dst) in out.chunks_mut(ROW_BLOCK * o).enumerate() {
+                    let (rows, r0) = (dst.len() / o, block * ROW_BLOCK);
                     let (hid, tmp) = mlp_scratch.split_at_mut(rows * hid_n);
-                    for (b, (row, f)) in hid.chunks_exact_mut(hid_n).zip(&mut fan_in).enumerate() {
+                    for (b, row) in hid.chunks_exact_mut(hid_n).enumerate() {
                         let r = r0 + b;
                         let (ai, bj) = (&by_i[r / m.c_in * hid_n..][..hid_n], &by_j[r % m.c_in * hid_n..][..hid_n]);
                         for ((v, &x), &y) in row.iter_mut().zip(ai).zip(bj) {
                             *v = (x + y).max(0.0);
                         }
-                        *f = 1.0 / m.c_in as f32;
                     }
-                    mlp.forward_hidden(hid, rows, target, tmp)?;
-                } else {
-                    for b in 0..rows {
-                        let raw = coords::noisy(&m, total, r0 + b, is_bias, s, self.seed, amp);
-                        fan_in[b] = 1.0 / raw[5];
-                        // Rows share most coordinates with the previous row, and a pair row
-                        // shares `j` with the row one `C_in` back: reuse their sines.
-                        let (done, rest) = feats.split_at_mut(b * p);
-                        let row = |e: usize| &done[e * p..(e + 1) * p];
-                        let mut earlier: [&[f32]; 2] = [&[], &[]];
-                        let mut n = 0;
-                        if b >= 1 {
-                            earlier[n] = row(b - 1);
-                            n += 1;
-                        }
-                        if m.c_in > 1 && b >= m.c_in {
-                            earlier[n] = row(b - m.c_in);
-                            n += 1;
-                        }
-                        fourier_reusing(&coords::normalise(raw, cfg.norm), cfg.bands as usize, &mut rest[..p], &earlier[..n]);
-                    }
-                    mlp.forward(&feats[..rows * p], rows, target, mlp_scratch)?;
+                    mlp.forward_hidden(hid, rows, dst, tmp)?;
+                    dst.iter_mut().for_each(|v| *v *= f);
                 }
+                continue;
+            }
+            let (feats, rest) = split(work, ROW_BLOCK * p)?;
+            let (acc, _) = split(rest, ROW_BLOCK * o)?;
+            for (block, dst) in out.chunks_mut(ROW_BLOCK * o).enumerate() {
+                let (rows, r0) = (dst.len() / o, block * ROW_BLOCK);
+                for b in 0..rows {
+                    let raw = coords::noisy(&m, total, r0 + b, is_bias, s, self.seed, amp);
+                    fan_in[b] = 1.0 / raw[5];
+                    // Rows share most coordinates with the previous row, and a pair row
+                    // shares `j` with the row one `C_in` back: reuse their sines.
+                    let (done, rest) = feats.split_at_mut(b * p);
+                    let row = |e: usize| &done[e * p..(e + 1) * p];
+                    let mut earlier: [&[f32]; 2] = [&[], &[]];
+                    let mut n = 0;
+                    if b >= 1 {
+                        earlier[n] = row(b - 1);
+                        n += 1;
+                    }
+                    if m.c_in > 1 && b >= m.c_in {
+                        earlier[n] = row(b - m.c_in);
+                        n += 1;
+                    }
+                    fourier_reusing(&coords::normalise(raw, cfg.norm), cfg.bands as usize, &mut rest[..p], &earlier[..n]);
+                }
+                let target = if s == 0 { &mut *dst } else { &mut acc[..rows * o] };
+                mlp.forward(&feats[..rows * p], rows, target, mlp_scratch)?;
                 for (row, f) in target.chunks_exact_mut(o).zip(&fan_in) {
                     row.iter_mut().for_each(|v| *v *= f);
                 }
@@ -168,9 +165,10 @@ impl<'n, 'a> Materialiser<'n, 'a> {
                     dst.iter_mut().zip(acc.iter()).for_each(|(d, a)| *d += a);
                 }
             }
-            if self.samples > 1 {
-                dst.iter_mut().for_each(|v| *v *= inv_k);
-            }
+        }
+        if self.samples > 1 {
+            let inv_k = 1.0 / self.samples as f32;
+            out.iter_mut().for_each(|v| *v *= inv_k);
         }
         if out.iter().any(|v| !v.is_finite()) {
             return Err(Error::NonFinite);
@@ -205,8 +203,9 @@ pub fn scratch_len(net: &Hypernet<'_>) -> usize {
     let cfg = &net.inr;
     let largest_out = net.tensors.iter().map(|t| t.out_size as usize).max().unwrap_or(0);
     let params = net.tensors.iter().map(|t| cfg.param_count(t.out_size as usize)).max().unwrap_or(0);
-    let per_row = params + ROW_BLOCK * (cfg.features() + largest_out) + Mlp::scratch_len(cfg, ROW_BLOCK);
-    // The separable path of pair weights, at the widest member (channel counts grow with h).
+    let per_row = ROW_BLOCK * (cfg.features() + largest_out);
+    // The separable path of pair weights' sample 0 reuses the per-row buffers; sized at the
+    // widest member (channel counts grow with h).
     let (mut c_out, mut c_in) = (0, 0);
     for m in net.arch.params(net.arch.h_max as usize).filter_map(|p| p.morph.filter(|_| p.kind == ParamKind::Weight)) {
         if m.query == Query::Pair {
@@ -214,10 +213,8 @@ pub fn scratch_len(net: &Hypernet<'_>) -> usize {
             c_in = c_in.max(m.c_in);
         }
     }
-    if c_out == 0 {
-        return per_row;
-    }
-    per_row + (c_out + c_in) * cfg.hidden as usize + separable_input_scratch(cfg, c_out.max(c_in))
+    let separable = if c_out == 0 { 0 } else { (c_out + c_in) * cfg.hidden as usize + separable_input_scratch(cfg, c_out.max(c_in)) };
+    params + Mlp::scratch_len(cfg, ROW_BLOCK) + per_row.max(separable)
 }
 
 /// Scratch of [`separable_input`] for tensors of at most `c` output and input channels.

@@ -70,7 +70,7 @@ pub struct Switcher<'a> {
     samples: u32,
     seed: u64,
     cache_limit: usize,
-    cache: BTreeMap<usize, Vec<u8>>,
+    cache: BTreeMap<usize, Member>,
 }
 
 impl<'a> Switcher<'a> {
@@ -106,7 +106,7 @@ impl<'a> Switcher<'a> {
 
     /// Bytes currently held by the cache.
     pub fn cache_bytes(&self) -> usize {
-        self.cache.values().map(Vec::len).sum()
+        self.cache.values().map(Member::bytes).sum()
     }
 
     /// Fixed RAM the planner adds to every member: materialiser scratch plus cache bytes.
@@ -146,35 +146,37 @@ impl<'a> Switcher<'a> {
         let plan = Plan { width: arch.width_of(h), costs, ram_bytes };
         let mut timings = Timings::default();
         let cached = self.cache.contains_key(&h);
-        let bytes = match self.cache.get(&h) {
-            Some(b) => b.clone(),
+        let fresh = match self.cache.get(&h) {
+            Some(_) => None,
             None => {
                 let t = Instant::now();
                 let params = self.materialise(h)?;
                 timings.materialise = t.elapsed();
-                if self.backend.wants_onnx() {
+                Some(if self.backend.wants_onnx() {
                     let t = Instant::now();
                     let onnx = to_onnx(arch, h, &params, &Provenance::of(&self.net))
                         .with_context(|| format!("writing {name} at width {:.3} (h = {h}) as ONNX", plan.width))?;
                     timings.export = t.elapsed();
-                    onnx
+                    Member::Onnx(onnx)
                 } else {
-                    params.iter().flat_map(|v| v.to_le_bytes()).collect()
-                }
+                    Member::Params(params)
+                })
             }
         };
+        let member = fresh.as_ref().or(self.cache.get(&h)).context("a member is either cached or fresh")?;
         let t = Instant::now();
-        let engine = if self.backend.wants_onnx() {
-            self.backend.load(&Source::Onnx(&bytes))
-        } else {
-            let params: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            self.backend.load(&Source::Params { arch, h, params: &params })
+        let engine = match member {
+            Member::Onnx(bytes) => self.backend.load(&Source::Onnx(bytes)),
+            Member::Params(params) => self.backend.load(&Source::Params { arch, h, params }),
         }
         .with_context(|| format!("loading {name} at width {:.3} (h = {h}) into {}", plan.width, self.backend))?;
         timings.load = t.elapsed();
-        let onnx_bytes = if self.backend.wants_onnx() { bytes.len() } else { 0 };
-        if !cached && self.cache_limit > 0 {
-            self.remember(h, bytes);
+        let onnx_bytes = match member {
+            Member::Onnx(bytes) => bytes.len(),
+            Member::Params(_) => 0,
+        };
+        if let Some(m) = fresh.filter(|_| self.cache_limit > 0) {
+            self.remember(h, m);
         }
         Ok(Active { plan, engine, timings, onnx_bytes, cached })
     }
@@ -187,11 +189,11 @@ impl<'a> Switcher<'a> {
             .with_context(|| format!("materialising {name} at h = {h} (K = {})", self.samples))
     }
 
-    fn remember(&mut self, h: usize, bytes: Vec<u8>) {
-        if bytes.len() > self.cache_limit {
+    fn remember(&mut self, h: usize, member: Member) {
+        if member.bytes() > self.cache_limit {
             return;
         }
-        while self.cache_bytes() + bytes.len() > self.cache_limit {
+        while self.cache_bytes() + member.bytes() > self.cache_limit {
             // Evict the width farthest from the new one.
             let far = self.cache.keys().copied().max_by_key(|k| k.abs_diff(h));
             match far {
@@ -199,6 +201,22 @@ impl<'a> Switcher<'a> {
                 None => break,
             };
         }
-        self.cache.insert(h, bytes);
+        self.cache.insert(h, member);
+    }
+}
+
+/// A serialised member: ONNX bytes for ONNX backends, raw parameters for the native one.
+enum Member {
+    Onnx(Vec<u8>),
+    Params(Vec<f32>),
+}
+
+impl Member {
+    /// Bytes held.
+    fn bytes(&self) -> usize {
+        match self {
+            Member::Onnx(b) => b.len(),
+            Member::Params(p) => p.len() * 4,
+        }
     }
 }
