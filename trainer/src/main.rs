@@ -72,6 +72,9 @@ struct FitArgs {
     /// Start from this full-width base checkpoint instead of training one.
     #[arg(long)]
     base: Option<PathBuf>,
+    /// Also save the full-width base network (before permutation), e.g. for `report --base`.
+    #[arg(long)]
+    save_base: Option<PathBuf>,
     /// Checkpoint file: written every --checkpoint-every steps, resumed from when it exists.
     #[arg(long)]
     checkpoint: Option<PathBuf>,
@@ -199,6 +202,7 @@ fn run_fit(args: FitArgs) -> Result<()> {
         out: args.out.clone(),
         steps: args.steps,
         base: args.base,
+        save_base: args.save_base,
         checkpoint: args.checkpoint,
         checkpoint_every: args.checkpoint_every,
         dtype: args.dtype,

@@ -21,6 +21,8 @@ pub struct FitArgs {
     pub steps: Option<usize>,
     /// Use this base checkpoint (from `metamorph-train base`) instead of training one.
     pub base: Option<PathBuf>,
+    /// Also save the full-width base network (before permutation) here, for `report --base`.
+    pub save_base: Option<PathBuf>,
     /// Checkpoint file (written every `checkpoint_every` steps; resumed from if it exists).
     pub checkpoint: Option<PathBuf>,
     /// Steps between checkpoints.
@@ -70,6 +72,15 @@ pub fn run(args: &FitArgs) -> Result<FitReport> {
         }
         None => {
             let (params, acc) = base_network(&preset, args, &train, &test)?;
+            if let Some(path) = &args.save_base {
+                let metadata = std::collections::HashMap::from([
+                    ("preset".to_string(), args.preset.clone()),
+                    ("seed".to_string(), args.seed.to_string()),
+                    ("test_accuracy".to_string(), format!("{acc:.6}")),
+                ]);
+                let h = arch.h_max as usize;
+                Checkpoint { arch: arch.clone(), h, params: params.clone(), metadata }.save(path)?;
+            }
             let h = arch.h_max as usize;
             let (target, report) =
                 crate::permute::permute_tensors(arch, h, &params, args.seed).context("permuting the base network's channels")?;
