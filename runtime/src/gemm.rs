@@ -21,33 +21,35 @@ pub fn linear(x: &[f32], w: &[f32], bias: &[f32], rows: usize, inputs: usize, ou
     if rows == 0 || outputs == 0 {
         return Ok(());
     }
-    for row in y.chunks_exact_mut(outputs) {
-        if bias.is_empty() {
-            row.fill(0.0);
-        } else {
-            row.copy_from_slice(bias);
+    if inputs == 0 {
+        y.fill(0.0);
+    } else {
+        product(x, w, rows, inputs, outputs, y);
+    }
+    // Added after the product (not preloaded into `y`): the same value, without a copy per row.
+    if !bias.is_empty() {
+        for row in y.chunks_exact_mut(outputs) {
+            for (v, b) in row.iter_mut().zip(bias) {
+                *v += b;
+            }
         }
     }
-    if inputs == 0 {
-        return Ok(());
-    }
-    accumulate(x, w, rows, inputs, outputs, y);
     Ok(())
 }
 
 /// Products with fewer outputs than this take the dot kernel even with `matrixmultiply`.
 pub const NARROW: usize = 4;
 
-/// `y += x · wᵀ` without allocating: one dot product per output, eight accumulators wide.
+/// `y = x · wᵀ` without allocating: one dot product per output, eight accumulators wide.
 #[cfg(not(feature = "matrixmultiply"))]
-fn accumulate(x: &[f32], w: &[f32], _rows: usize, inputs: usize, outputs: usize, y: &mut [f32]) {
-    accumulate_dot(x, w, inputs, outputs, y);
+fn product(x: &[f32], w: &[f32], _rows: usize, inputs: usize, outputs: usize, y: &mut [f32]) {
+    product_dot(x, w, inputs, outputs, y);
 }
 
-fn accumulate_dot(x: &[f32], w: &[f32], inputs: usize, outputs: usize, y: &mut [f32]) {
+fn product_dot(x: &[f32], w: &[f32], inputs: usize, outputs: usize, y: &mut [f32]) {
     for (xr, yr) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(outputs)) {
         for (wr, yo) in w.chunks_exact(inputs).zip(yr.iter_mut()) {
-            *yo += dot(xr, wr);
+            *yo = dot(xr, wr);
         }
     }
 }
@@ -68,11 +70,11 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
-/// `y += x · wᵀ` through `matrixmultiply::sgemm`.
+/// `y = x · wᵀ` through `matrixmultiply::sgemm` (`beta = 0`: `y` is not read).
 #[cfg(feature = "matrixmultiply")]
-fn accumulate(x: &[f32], w: &[f32], rows: usize, inputs: usize, outputs: usize, y: &mut [f32]) {
+fn product(x: &[f32], w: &[f32], rows: usize, inputs: usize, outputs: usize, y: &mut [f32]) {
     if outputs < NARROW {
-        return accumulate_dot(x, w, inputs, outputs, y);
+        return product_dot(x, w, inputs, outputs, y);
     }
     // SAFETY: `linear`'s length checks guarantee every index sgemm touches lies inside the slices:
     // A = x is rows×inputs (row stride inputs), B = wᵀ is inputs×outputs read from w with
@@ -89,7 +91,7 @@ fn accumulate(x: &[f32], w: &[f32], rows: usize, inputs: usize, outputs: usize, 
             w.as_ptr(),
             1,
             inputs as isize,
-            1.0,
+            0.0,
             y.as_mut_ptr(),
             outputs as isize,
             1,
