@@ -133,10 +133,11 @@ impl<'n, 'a> Materialiser<'n, 'a> {
                 }
                 continue;
             }
-            let (feats, rest) = split(work, ROW_BLOCK * p)?;
-            let (acc, _) = split(rest, ROW_BLOCK * o)?;
-            for (block, dst) in out.chunks_mut(ROW_BLOCK * o).enumerate() {
-                let (rows, r0) = (dst.len() / o, block * ROW_BLOCK);
+            let block_rows = block_rows(o);
+            let (feats, rest) = split(work, block_rows * p)?;
+            let (acc, _) = split(rest, block_rows * o)?;
+            for (block, dst) in out.chunks_mut(block_rows * o).enumerate() {
+                let (rows, r0) = (dst.len() / o, block * block_rows);
                 for b in 0..rows {
                     let raw = coords::noisy(&m, total, r0 + b, is_bias, s, self.seed, amp);
                     fan_in[b] = 1.0 / raw[5];
@@ -201,9 +202,14 @@ impl<'n, 'a> Materialiser<'n, 'a> {
 /// Scratch `f32`s to materialise any tensor of `net` (independent of width and sample count).
 pub fn scratch_len(net: &Hypernet<'_>) -> usize {
     let cfg = &net.inr;
-    let largest_out = net.tensors.iter().map(|t| t.out_size as usize).max().unwrap_or(0);
     let params = net.tensors.iter().map(|t| cfg.param_count(t.out_size as usize)).max().unwrap_or(0);
-    let per_row = ROW_BLOCK * (cfg.features() + largest_out);
+    let per_row = net
+        .tensors
+        .iter()
+        .map(|t| t.out_size as usize)
+        .map(|o| block_rows(o) * (cfg.features() + o))
+        .max()
+        .unwrap_or(0);
     // The separable path of pair weights' sample 0 reuses the per-row buffers; sized at the
     // widest member (channel counts grow with h).
     let (mut c_out, mut c_in) = (0, 0);
@@ -216,6 +222,16 @@ pub fn scratch_len(net: &Hypernet<'_>) -> usize {
     let separable = if c_out == 0 { 0 } else { (c_out + c_in) * cfg.hidden as usize + separable_input_scratch(cfg, c_out.max(c_in)) };
     params + Mlp::scratch_len(cfg, ROW_BLOCK) + per_row.max(separable)
 }
+
+/// Rows per block of the per-row path for tensors whose rows return `out_size` values: up to
+/// [`ROW_BLOCK`], fewer for wide rows so a block's outputs stay within [`BLOCK_VALUES`] (a whole-row
+/// query of a 784-input layer would otherwise need 128 × 784 floats of scratch).
+pub fn block_rows(out_size: usize) -> usize {
+    (BLOCK_VALUES / out_size.max(1)).clamp(1, ROW_BLOCK)
+}
+
+/// Most output values one block of the per-row path holds.
+pub const BLOCK_VALUES: usize = 16 * 1024;
 
 /// Scratch of [`separable_input`] for tensors of at most `c` output and input channels.
 fn separable_input_scratch(cfg: &InrConfig, c: usize) -> usize {

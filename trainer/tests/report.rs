@@ -140,6 +140,7 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
         out: hypernet.clone(),
         steps: Some(3),
         base: None,
+        save_base: None,
         checkpoint: None,
         checkpoint_every: 100,
         dtype: metamorph::format::DType::F16,
