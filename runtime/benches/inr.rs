@@ -14,7 +14,7 @@ use criterion::{black_box, criterion_group, Criterion};
 use metamorph::format::{self, OwnedHypernet};
 use metamorph::inr::{features::fourier, mlp::Mlp, InrConfig};
 use metamorph::materialise::{Materialiser, ROW_BLOCK};
-use metamorph::spec::{ArchSpec, Dim, Layer, ParamInfo};
+use metamorph::spec::{families, ArchSpec, ParamInfo};
 use std::time::{Duration, Instant};
 
 /// One benchmarked INR: configuration, output values per row, and a tensor to materialise.
@@ -25,28 +25,6 @@ struct Case {
     /// Layer index of the tensor timed on the materialiser path.
     layer: usize,
     h: usize,
-}
-
-fn mlp_family() -> ArchSpec {
-    ArchSpec::new("mnist-mlp", [1, 28, 28], 256, 8, &[
-        Layer::Flatten,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Fixed(10) },
-    ])
-    .unwrap()
-}
-
-fn lenet_family() -> ArchSpec {
-    let conv = |m, k, pad| Layer::Conv2d { out: Dim::Width(m), kernel: k, stride: 1, pad };
-    let pool = Layer::MaxPool { kernel: 2, stride: 2 };
-    ArchSpec::new("mnist-lenet", [1, 28, 28], 32, 2, &[
-        conv(1, 3, 1), Layer::Relu, pool, conv(2, 5, 2), Layer::Relu, pool, conv(4, 5, 2), Layer::Relu,
-        Layer::GlobalAvgPool, Layer::Flatten, Layer::Dense { out: Dim::Fixed(10) },
-    ])
-    .unwrap()
 }
 
 /// A hypernet with small pseudo-random parameters (values do not affect the timing).
@@ -66,11 +44,11 @@ fn cases() -> Vec<Case> {
     let cfg = |hidden| InrConfig { bands: 8, hidden, depth: 2, norm: 256.0 };
     vec![
         // mnist-mlp's hidden 256×256 weight: 65 536 rows of 1 value.
-        Case { name: "mlp 256x256 dense, H48", cfg: cfg(48), bytes: hypernet(mlp_family(), cfg(48)), layer: 3, h: 256 },
-        Case { name: "mlp 256x256 dense, H64", cfg: cfg(64), bytes: hypernet(mlp_family(), cfg(64)), layer: 3, h: 256 },
+        Case { name: "mlp 256x256 dense, H48", cfg: cfg(48), bytes: hypernet(families::mnist_mlp(), cfg(48)), layer: 3, h: 256 },
+        Case { name: "mlp 256x256 dense, H64", cfg: cfg(64), bytes: hypernet(families::mnist_mlp(), cfg(64)), layer: 3, h: 256 },
         // mnist-lenet's conv3 at width 1: 128×64 rows of a 5×5 kernel.
-        Case { name: "lenet conv3 5x5, H48", cfg: cfg(48), bytes: hypernet(lenet_family(), cfg(48)), layer: 6, h: 32 },
-        Case { name: "lenet conv3 5x5, H64", cfg: cfg(64), bytes: hypernet(lenet_family(), cfg(64)), layer: 6, h: 32 },
+        Case { name: "lenet conv3 5x5, H48", cfg: cfg(48), bytes: hypernet(families::mnist_lenet(), cfg(48)), layer: 6, h: 32 },
+        Case { name: "lenet conv3 5x5, H64", cfg: cfg(64), bytes: hypernet(families::mnist_lenet(), cfg(64)), layer: 6, h: 32 },
     ]
 }
 

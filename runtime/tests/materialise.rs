@@ -8,20 +8,12 @@ use common::{random_hypernet, tiny_conv, tiny_mlp, SMALL_INR};
 use metamorph::format::{self, Hypernet};
 use metamorph::inr::{coords, features::fourier, InrConfig};
 use metamorph::materialise::Materialiser;
-use metamorph::spec::{ArchSpec, Dim, Layer, ParamInfo, ParamKind, Query};
+use metamorph::spec::{families, ArchSpec, ParamInfo, ParamKind, Query};
 use metamorph::Error;
 
 /// An MLP whose 20×20 hidden weight has 400 rows: several `ROW_BLOCK`s and a ragged last block.
 fn wide_mlp() -> ArchSpec {
-    ArchSpec::new("wide", [1, 3, 3], 20, 2, &[
-        Layer::Flatten,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Fixed(2) },
-    ])
-    .unwrap()
+    families::mlp("wide", [1, 3, 3], 2, 20, 2).unwrap()
 }
 
 fn files() -> Vec<Vec<u8>> {

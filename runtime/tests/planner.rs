@@ -4,28 +4,12 @@ mod common;
 
 use common::tiny_conv;
 use metamorph::plan::{plan, Budget, Latency};
-use metamorph::spec::{ArchSpec, Costs, Dim, Layer};
+use metamorph::spec::{families, ArchSpec, Costs};
 use metamorph::Error;
 use proptest::prelude::*;
 
 fn families() -> Vec<ArchSpec> {
-    let mlp = ArchSpec::new("mlp", [1, 28, 28], 256, 8, &[
-        Layer::Flatten,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Fixed(10) },
-    ])
-    .unwrap();
-    let conv = |m, k, pad| Layer::Conv2d { out: Dim::Width(m), kernel: k, stride: 1, pad };
-    let pool = Layer::MaxPool { kernel: 2, stride: 2 };
-    let lenet = ArchSpec::new("lenet", [1, 28, 28], 32, 2, &[
-        conv(1, 3, 1), Layer::Relu, pool, conv(2, 5, 2), Layer::Relu, pool, conv(4, 5, 2), Layer::Relu,
-        Layer::GlobalAvgPool, Layer::Flatten, Layer::Dense { out: Dim::Fixed(10) },
-    ])
-    .unwrap();
-    vec![mlp, lenet, tiny_conv()]
+    vec![families::mlp("mlp", [1, 28, 28], 10, 256, 8).unwrap(), families::mnist_lenet(), tiny_conv()]
 }
 
 /// Every limit checked directly on the costs (independently of `Budget::fits`).

@@ -1,32 +1,8 @@
 //! Shapes, parameter counts, MACs and activation sizes against hand-computed values.
 
-use metamorph::spec::{ArchSpec, Dim, Layer, ParamKind, Query, Shape};
+use metamorph::spec::{families, ArchSpec, Dim, Layer, ParamKind, Query, Shape};
 use metamorph::Error;
 
-fn mlp() -> ArchSpec {
-    ArchSpec::new("mlp", [1, 28, 28], 256, 8, &[
-        Layer::Flatten,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Fixed(10) },
-    ])
-    .unwrap()
-}
-
-/// The layers of `models/mnist-lenet.json`.
-fn lenet() -> ArchSpec {
-    let conv = |m, k, pad| Layer::Conv2d { out: Dim::Width(m), kernel: k, stride: 1, pad };
-    let pool = Layer::MaxPool { kernel: 2, stride: 2 };
-    ArchSpec::new("mnist-lenet", [1, 28, 28], 32, 2, &[
-        conv(1, 3, 1), Layer::Relu, pool,
-        conv(2, 5, 2), Layer::Relu, pool,
-        conv(4, 5, 2), Layer::Relu,
-        Layer::GlobalAvgPool, Layer::Flatten, Layer::Dense { out: Dim::Fixed(10) },
-    ])
-    .unwrap()
-}
 
 /// `[2, 6, 6]` → conv3×3 2→h → relu → (save, conv3×3 h→h, relu, add) → GAP → dense h→3.
 fn residual() -> ArchSpec {
@@ -49,7 +25,7 @@ fn param_shapes(arch: &ArchSpec, h: usize) -> Vec<(usize, ParamKind, [usize; 4],
 
 #[test]
 fn mlp_counts_match_hand_computation() {
-    let arch = mlp();
+    let arch = families::mlp("mlp", [1, 28, 28], 10, 256, 8).unwrap();
     for h in [8, 37, 100, 256] {
         let c = arch.costs(h).unwrap();
         assert_eq!(c.params, 784 * h + h + h * h + h + 10 * h + 10, "h={h}");
@@ -83,7 +59,7 @@ fn mlp_counts_match_hand_computation() {
 
 #[test]
 fn lenet_counts_match_hand_computation() {
-    let arch = lenet();
+    let arch = families::mnist_lenet();
     for h in [2, 10, 32] {
         let c = arch.costs(h).unwrap();
         // conv1 9h + h, conv2 50h² + 2h, conv3 200h² + 4h, dense 40h + 10.
@@ -164,7 +140,7 @@ fn strided_conv_and_pool_shapes() {
 
 #[test]
 fn base_width_rounds_and_clamps() {
-    let arch = mlp();
+    let arch = families::mlp("mlp", [1, 28, 28], 10, 256, 8).unwrap();
     assert_eq!(arch.base_width(1.0), 256);
     assert_eq!(arch.base_width(0.5), 128);
     assert_eq!(arch.base_width(0.001), 8);

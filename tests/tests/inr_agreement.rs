@@ -5,20 +5,12 @@ use candle_core::{Device, Tensor};
 use metamorph::format::{self, DType};
 use metamorph::inr::{coords, InrConfig};
 use metamorph::materialise::Materialiser;
-use metamorph::spec::{ArchSpec, Dim, Layer};
+use metamorph::spec::{families, ArchSpec, Dim, Layer};
 use metamorph_trainer::export;
 use metamorph_trainer::inr::{Inr, Noise};
 
 fn mlp() -> ArchSpec {
-    ArchSpec::new("mlp", [1, 8, 8], 24, 2, &[
-        Layer::Flatten,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Fixed(10) },
-    ])
-    .unwrap()
+    families::mlp("mlp", [1, 8, 8], 10, 24, 2).unwrap()
 }
 
 fn convnet() -> ArchSpec {

@@ -95,3 +95,16 @@ fn fashion_mnist_when_fetched() {
     assert_eq!((train.n, test.n, train.shape), (60000, 10000, [1, 28, 28]));
     assert!((0..10).all(|c| test.labels.contains(&c)) && test.labels.iter().all(|&l| l < 10));
 }
+
+#[test]
+fn presets_match_the_runtime_built_in_families() {
+    use metamorph::spec::families;
+    use metamorph_trainer::preset::Preset;
+    for (name, arch) in [
+        ("mnist-mlp", families::mnist_mlp()),
+        ("digits-mlp", families::digits_mlp()),
+        ("mnist-lenet", families::mnist_lenet()),
+    ] {
+        assert_eq!(Preset::load(name).unwrap().arch, arch, "models/{name}.json and spec::families disagree");
+    }
+}

@@ -18,6 +18,7 @@
 //! ```
 
 mod cost;
+pub mod families;
 mod params;
 
 pub use cost::Costs;
