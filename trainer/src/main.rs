@@ -27,6 +27,20 @@ enum Command {
     Report(ReportArgs),
 }
 
+/// Options every training subcommand shares.
+#[derive(Args)]
+struct RunArgs {
+    /// Seed of every random choice (initialisation, shuffling, widths, noise).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu, or cuda[:N] (needs the `cuda` feature).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
 #[derive(Args)]
 struct ReportArgs {
     /// Preset name (models/<name>.json) or path to a preset JSON file.
@@ -47,15 +61,8 @@ struct ReportArgs {
     /// Use only the first N training and test examples (quick checks).
     #[arg(long)]
     limit: Option<usize>,
-    /// Seed of every trained net.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// cpu, or cuda[:N] (needs the `cuda` feature).
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// No progress bars.
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Args)]
@@ -84,15 +91,8 @@ struct FitArgs {
     /// Storage of the INR parameters: f32, f16 or int8.
     #[arg(long, default_value = "f16", value_parser = parse_dtype)]
     dtype: DType,
-    /// Seed of every random choice.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// cpu, or cuda[:N] (needs the `cuda` feature).
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// No progress bars.
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 fn parse_dtype(s: &str) -> Result<DType, String> {
@@ -115,24 +115,17 @@ struct BaseArgs {
     /// Epochs (default: the preset's).
     #[arg(long)]
     epochs: Option<usize>,
-    /// Seed of initialisation and shuffling.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
     /// BatchNorm after every convolution, folded before saving (default: the preset's `bn`).
     #[arg(long)]
     bn: bool,
     /// Stop after this many steps.
     #[arg(long)]
     max_steps: Option<usize>,
-    /// cpu, or cuda[:N] (needs the `cuda` feature).
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// No progress bars.
-    #[arg(long)]
-    quiet: bool,
     /// Output safetensors file.
     #[arg(short, long)]
     out: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Args)]
@@ -161,11 +154,11 @@ fn run_base(args: BaseArgs) -> Result<()> {
     let preset = Preset::load(&args.preset)?;
     let mut opts = base::BaseOptions::from_preset(&preset, args.h);
     opts.epochs = args.epochs.unwrap_or(opts.epochs);
-    opts.seed = args.seed;
+    opts.seed = args.run.seed;
     opts.bn |= args.bn;
     opts.max_steps = args.max_steps;
-    opts.progress = !args.quiet;
-    let device = metamorph_trainer::device::device(&args.device)?;
+    opts.progress = !args.run.quiet;
+    let device = metamorph_trainer::device::device(&args.run.device)?;
     let trained = base::run(&args.preset, &opts, &args.out, &device)?;
     println!(
         "{} h={}: test accuracy {:.2}% after {} steps in {:.1} s -> {}",
@@ -206,9 +199,9 @@ fn run_fit(args: FitArgs) -> Result<()> {
         checkpoint: args.checkpoint,
         checkpoint_every: args.checkpoint_every,
         dtype: args.dtype,
-        seed: args.seed,
-        device: metamorph_trainer::device::device(&args.device)?,
-        progress: !args.quiet,
+        seed: args.run.seed,
+        device: metamorph_trainer::device::device(&args.run.device)?,
+        progress: !args.run.quiet,
     };
     let report = command::run(&fit)?;
     if let Some(acc) = report.base_accuracy {
@@ -229,9 +222,9 @@ fn run_report(args: ReportArgs) -> Result<()> {
         out_dir: args.out_dir,
         epochs: args.epochs,
         limit: args.limit,
-        seed: args.seed,
-        device: args.device,
-        progress: !args.quiet,
+        seed: args.run.seed,
+        device: args.run.device,
+        progress: !args.run.quiet,
     })?;
     println!("{}", report::table::section(&report));
     println!("wrote {} and {} in {:.0} s", written.results.display(), written.plot.display(), report.seconds.total);
