@@ -31,6 +31,9 @@ pub struct Args {
     /// Batch size of the batched inference rows.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
+    /// Print a Markdown section (machine, command, table) for docs/RESULTS.md instead of text.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 struct Row {
@@ -149,19 +152,62 @@ pub fn run(args: &Args) -> Result<()> {
         ratio: format!("{:.2}×", peak as f64 / costs.weight_bytes as f64),
     });
 
-    println!("{name}: {} params, {} ONNX bytes, median of {} runs", params.len(), human_bytes(onnx.len()), args.reps);
+    notes.push(format!(
+        "INR: {:.3} GFLOP per materialisation by the definition (MLP GEMMs of every row); the GEMM reference runs those shapes without features or activations",
+        inr_flops as f64 / 1e9
+    ));
+    notes.push("INR: pair weights' noise-free first layer is separable (A[i] + B[j]), so materialisation runs fewer FLOPs than the definition and can exceed the GEMM reference".into());
+    let title = format!("{name}: {} params, {} ONNX bytes, median of {} runs", params.len(), human_bytes(onnx.len()), args.reps);
+    if args.markdown {
+        print_markdown(args, &title, &rows, &notes);
+    } else {
+        print_text(&title, &rows, &notes);
+    }
+    Ok(())
+}
+
+fn print_text(title: &str, rows: &[Row], notes: &[String]) {
+    println!("{title}");
     let w = [42, 18, 24, 8];
     println!("{:<w0$} {:>w1$} {:>w2$} {:>w3$}", "measure", "value", "reference", "ratio", w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]);
     println!("{}", "-".repeat(w.iter().sum::<usize>() + 3));
-    for r in &rows {
+    for r in rows {
         println!("{:<w0$} {:>w1$} {:>w2$} {:>w3$}", r.measure, r.value, r.reference, r.ratio, w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]);
     }
     for n in notes {
         println!("  {n}");
     }
-    println!("  INR: {:.3} GFLOP per materialisation by the definition (MLP GEMMs of every row); GEMM reference runs those shapes without features or activations", inr_flops as f64 / 1e9);
-    println!("  INR: pair weights' noise-free first layer is separable (A[i] + B[j]), so materialisation runs fewer FLOPs than the definition and can exceed the GEMM reference");
-    Ok(())
+}
+
+/// One section for `docs/RESULTS.md`, between `<!-- bench:FILE -->` markers so
+/// `scripts/bench-results.sh` can replace it when rerun.
+fn print_markdown(args: &Args, title: &str, rows: &[Row], notes: &[String]) {
+    let file = args.file.display();
+    let stem = args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    println!("<!-- bench:{stem} -->");
+    println!("## Performance: {stem}\n");
+    println!("Produced by\n\n```sh\ncargo run --release --bin metamorph -- bench {file} --width {} --reps {} --batch {} --markdown\n```\n", args.width, args.reps, args.batch);
+    println!("Machine: {}.\n", machine());
+    println!("{title}.\n");
+    println!("| measure | value | reference | ratio |\n|---|---:|---:|---:|");
+    for r in rows {
+        println!("| {} | {} | {} | {} |", r.measure, r.value, r.reference, r.ratio);
+    }
+    println!();
+    for n in notes {
+        println!("- {n}");
+    }
+    println!("\n<!-- /bench:{stem} -->");
+}
+
+/// CPU model and core count of this machine (Linux; elsewhere only the core count).
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{model}, {cores} cores available, CPU only")
 }
 
 /// The MLP GEMM shapes materialisation runs at base width `h`: `(rows, inputs, outputs)` per call.
