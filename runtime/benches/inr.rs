@@ -44,11 +44,35 @@ fn cases() -> Vec<Case> {
     let cfg = |hidden| InrConfig { bands: 8, hidden, depth: 2, norm: 256.0 };
     vec![
         // mnist-mlp's hidden 256×256 weight: 65 536 rows of 1 value.
-        Case { name: "mlp 256x256 dense, H48", cfg: cfg(48), bytes: hypernet(families::mnist_mlp(), cfg(48)), layer: 3, h: 256 },
-        Case { name: "mlp 256x256 dense, H64", cfg: cfg(64), bytes: hypernet(families::mnist_mlp(), cfg(64)), layer: 3, h: 256 },
+        Case {
+            name: "mlp 256x256 dense, H48",
+            cfg: cfg(48),
+            bytes: hypernet(families::mnist_mlp(), cfg(48)),
+            layer: 3,
+            h: 256,
+        },
+        Case {
+            name: "mlp 256x256 dense, H64",
+            cfg: cfg(64),
+            bytes: hypernet(families::mnist_mlp(), cfg(64)),
+            layer: 3,
+            h: 256,
+        },
         // mnist-lenet's conv3 at width 1: 128×64 rows of a 5×5 kernel.
-        Case { name: "lenet conv3 5x5, H48", cfg: cfg(48), bytes: hypernet(families::mnist_lenet(), cfg(48)), layer: 6, h: 32 },
-        Case { name: "lenet conv3 5x5, H64", cfg: cfg(64), bytes: hypernet(families::mnist_lenet(), cfg(64)), layer: 6, h: 32 },
+        Case {
+            name: "lenet conv3 5x5, H48",
+            cfg: cfg(48),
+            bytes: hypernet(families::mnist_lenet(), cfg(48)),
+            layer: 6,
+            h: 32,
+        },
+        Case {
+            name: "lenet conv3 5x5, H64",
+            cfg: cfg(64),
+            bytes: hypernet(families::mnist_lenet(), cfg(64)),
+            layer: 6,
+            h: 32,
+        },
     ]
 }
 
@@ -124,10 +148,20 @@ impl Gemm {
             // SAFETY: a is ROW_BLOCK×k, b is k×n, c is ROW_BLOCK×n, all row-major and in bounds.
             unsafe {
                 matrixmultiply::sgemm(
-                    ROW_BLOCK, k, n, 1.0,
-                    self.a.as_ptr(), k as isize, 1,
-                    self.b.as_ptr(), n as isize, 1,
-                    0.0, self.c.as_mut_ptr(), n as isize, 1,
+                    ROW_BLOCK,
+                    k,
+                    n,
+                    1.0,
+                    self.a.as_ptr(),
+                    k as isize,
+                    1,
+                    self.b.as_ptr(),
+                    n as isize,
+                    1,
+                    0.0,
+                    self.c.as_mut_ptr(),
+                    n as isize,
+                    1,
                 );
             }
         }

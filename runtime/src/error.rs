@@ -72,10 +72,9 @@ impl fmt::Display for Error {
             }
             Error::BadMagic => f.write_str("not a hypernet file (bad magic, expected \"MMHN\")"),
             Error::UnsupportedVersion(v) => write!(f, "unsupported hypernet format version {v}"),
-            Error::ChecksumMismatch { stored, computed } => write!(
-                f,
-                "hypernet corrupted: CRC-32 stored {stored:#010x}, computed {computed:#010x}"
-            ),
+            Error::ChecksumMismatch { stored, computed } => {
+                write!(f, "hypernet corrupted: CRC-32 stored {stored:#010x}, computed {computed:#010x}")
+            }
             Error::Malformed => f.write_str("hypernet body is malformed"),
             Error::Invalid(what) => write!(f, "hypernet is inconsistent: {what}"),
             Error::BadSpec(what) => write!(f, "invalid architecture spec: {what}"),

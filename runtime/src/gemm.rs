@@ -11,7 +11,15 @@ use crate::error::{Error, Result};
 
 /// `y[r, o] = Σ_p x[r, p] · w[o, p] + bias[o]` for `rows × inputs` `x` and row-major `[outputs, inputs]` `w`.
 /// `y` must hold `rows × outputs`; `bias` is empty (no bias) or `outputs` long.
-pub fn linear(x: &[f32], w: &[f32], bias: &[f32], rows: usize, inputs: usize, outputs: usize, y: &mut [f32]) -> Result<()> {
+pub fn linear(
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    rows: usize,
+    inputs: usize,
+    outputs: usize,
+    y: &mut [f32],
+) -> Result<()> {
     check(x.len(), rows * inputs)?;
     check(w.len(), outputs * inputs)?;
     check(y.len(), rows * outputs)?;

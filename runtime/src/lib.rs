@@ -22,18 +22,18 @@ pub mod error;
 pub mod spec;
 
 pub use error::{Error, Result};
-pub mod format;
-pub mod gemm;
-pub mod inr;
-pub mod exec;
-pub mod materialise;
-pub mod plan;
-#[cfg(feature = "onnx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
-pub mod onnx;
 #[cfg(feature = "onnx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
 pub mod engine;
+pub mod exec;
+pub mod format;
+pub mod gemm;
+pub mod inr;
+pub mod materialise;
+#[cfg(feature = "onnx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
+pub mod onnx;
+pub mod plan;
 #[cfg(feature = "onnx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
 pub mod switch;

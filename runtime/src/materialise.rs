@@ -155,7 +155,12 @@ impl<'n, 'a> Materialiser<'n, 'a> {
                         earlier[n] = row(b - m.c_in);
                         n += 1;
                     }
-                    fourier_reusing(&coords::normalise(raw, cfg.norm), cfg.bands as usize, &mut rest[..p], &earlier[..n]);
+                    fourier_reusing(
+                        &coords::normalise(raw, cfg.norm),
+                        cfg.bands as usize,
+                        &mut rest[..p],
+                        &earlier[..n],
+                    );
                 }
                 let target = if s == 0 { &mut *dst } else { &mut acc[..rows * o] };
                 mlp.forward(&feats[..rows * p], rows, target, mlp_scratch)?;
@@ -219,7 +224,11 @@ pub fn scratch_len(net: &Hypernet<'_>) -> usize {
             c_in = c_in.max(m.c_in);
         }
     }
-    let separable = if c_out == 0 { 0 } else { (c_out + c_in) * cfg.hidden as usize + separable_input_scratch(cfg, c_out.max(c_in)) };
+    let separable = if c_out == 0 {
+        0
+    } else {
+        (c_out + c_in) * cfg.hidden as usize + separable_input_scratch(cfg, c_out.max(c_in))
+    };
     params + Mlp::scratch_len(cfg, ROW_BLOCK) + per_row.max(separable)
 }
 
@@ -245,7 +254,14 @@ fn separable_input_scratch(cfg: &InrConfig, c: usize) -> usize {
 /// `W_in · pe(x) + b_in = A[i] + B[j]` with `A[i] = W_in[:, cols(1)] · pe_1(x_1(i))` (`a`,
 /// `C_out × hidden`) and `B[j] = b_in + W_in[:, cols(const)] · pe_const + W_in[:, cols(2)] ·
 /// pe_2(x_2(j))` (`b`, `C_in × hidden`), where `cols(d)` are coordinate `d`'s feature columns.
-fn separable_input(mlp: &Mlp<'_>, m: &Morph, total: usize, a: &mut [f32], b: &mut [f32], scratch: &mut [f32]) -> Result<()> {
+fn separable_input(
+    mlp: &Mlp<'_>,
+    m: &Morph,
+    total: usize,
+    a: &mut [f32],
+    b: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
     let cfg = mlp.config();
     let (h, p, bands) = (cfg.hidden as usize, cfg.features(), cfg.bands as usize);
     let q = 1 + 2 * bands;

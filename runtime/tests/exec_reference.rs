@@ -68,7 +68,10 @@ fn reference(arch: &ArchSpec, h: usize, params: &[f32], input: &[f32]) -> Vec<f6
                             for ci in 0..x.c {
                                 for ky in 0..k {
                                     for kx in 0..k {
-                                        let (iy, ix) = ((oy * s + ky) as isize - pd as isize, (ox * s + kx) as isize - pd as isize);
+                                        let (iy, ix) = (
+                                            (oy * s + ky) as isize - pd as isize,
+                                            (ox * s + kx) as isize - pd as isize,
+                                        );
                                         if iy >= 0 && ix >= 0 && (iy as usize) < x.hh && (ix as usize) < x.ww {
                                             acc += w[((o * x.c + ci) * k + ky) * k + kx]
                                                 * x.v[(ci * x.hh + iy as usize) * x.ww + ix as usize];
@@ -92,7 +95,11 @@ fn reference(arch: &ArchSpec, h: usize, params: &[f32], input: &[f32]) -> Vec<f6
                     for oy in 0..ho {
                         for ox in 0..wo {
                             let window = (0..k * k).map(|t| x.v[(ci * x.hh + oy * s + t / k) * x.ww + ox * s + t % k]);
-                            v.push(if is_max { window.fold(f64::MIN, f64::max) } else { window.sum::<f64>() / (k * k) as f64 });
+                            v.push(if is_max {
+                                window.fold(f64::MIN, f64::max)
+                            } else {
+                                window.sum::<f64>() / (k * k) as f64
+                            });
                         }
                     }
                 }
@@ -132,8 +139,12 @@ fn block(layers: &mut Vec<Layer>, ch: &mut Dim, (kind, a, b, c): (u8, u8, u8, u8
         3 => layers.push(Layer::AvgPool { kernel: 1 + a % 3, stride: 1 + b % 3 }),
         4 => layers.extend([Layer::Save, same(*ch, 3, 1), Layer::Relu, Layer::AddScaled]),
         _ => layers.extend([
-            Layer::Save, same(*ch, 3, 1), Layer::Relu,
-            Layer::Save, same(*ch, 1, 0), Layer::AddScaled,
+            Layer::Save,
+            same(*ch, 3, 1),
+            Layer::Relu,
+            Layer::Save,
+            same(*ch, 1, 0),
+            Layer::AddScaled,
             Layer::AddScaled,
         ]),
     }
@@ -195,7 +206,10 @@ fn wrong_sizes_are_errors() {
     assert!(exec::run(&arch, 1, &params[..33], &[0.0; 16], 1, &mut scratch).is_err());
     assert!(exec::run(&arch, 1, &params, &[0.0; 15], 1, &mut scratch).is_err());
     let need = exec::scratch_len(&arch, 1, 2).unwrap();
-    assert!(matches!(exec::run(&arch, 1, &params, &[0.0; 32], 2, &mut scratch[..need - 1]), Err(metamorph::Error::BufferTooSmall { .. })));
+    assert!(matches!(
+        exec::run(&arch, 1, &params, &[0.0; 32], 2, &mut scratch[..need - 1]),
+        Err(metamorph::Error::BufferTooSmall { .. })
+    ));
     assert_eq!(exec::run(&arch, 1, &params, &[0.0; 32], 2, &mut scratch[..need]).unwrap(), [0.0; 4]);
 }
 

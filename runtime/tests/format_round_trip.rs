@@ -61,7 +61,11 @@ fn quantised_round_trips_are_within_their_step() {
         let bytes = owned.to_bytes_as(dtype).unwrap();
         let net = format::read(&bytes).unwrap();
         assert!(net.tensors.iter().all(|t| t.params.dtype == dtype));
-        assert_eq!(net.inr_bytes(), net.inr_params() * dtype.size() + if dtype == DType::I8 { net.tensors.len() * SMALL_INR.segment_count() * 4 } else { 0 });
+        assert_eq!(
+            net.inr_bytes(),
+            net.inr_params() * dtype.size()
+                + if dtype == DType::I8 { net.tensors.len() * SMALL_INR.segment_count() * 4 } else { 0 }
+        );
         assert_close(&owned, &OwnedHypernet::from_hypernet(&net).unwrap(), dtype);
     }
 }

@@ -105,7 +105,8 @@ fn morphed_tensors_match_their_definition() {
                         Some(_) => assert_close(got, &by_definition(&net, &info, samples, seed), &what),
                         None => {
                             let bytes = net.frozen[info.frozen_index];
-                            let want: Vec<f32> = bytes.chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+                            let want: Vec<f32> =
+                                bytes.chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
                             assert_eq!(got, &want[..], "{what}");
                         }
                     }
@@ -136,7 +137,10 @@ fn materialisation_is_deterministic() {
         for samples in [1, 4] {
             let x = Materialiser::new(&a, h, samples, 5).unwrap().to_vec().unwrap();
             let y = Materialiser::new(&b, h, samples, 5).unwrap().to_vec().unwrap();
-            assert_eq!(x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), y.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+            assert_eq!(
+                x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                y.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
         }
         // The seed matters once noisy samples are averaged in, and only then.
         let k1 = |seed| Materialiser::new(&a, h, 1, seed).unwrap().to_vec().unwrap();
@@ -173,10 +177,16 @@ fn small_buffers_and_bad_arguments_are_errors() {
     let (total, scratch_len) = (m.total_len(), m.scratch_len());
     let mut scratch = vec![0.0; scratch_len];
     let mut out = vec![0.0; total - 1];
-    assert_eq!(m.all(&mut out, &mut scratch).unwrap_err(), Error::BufferTooSmall { needed: total, provided: total - 1 });
+    assert_eq!(
+        m.all(&mut out, &mut scratch).unwrap_err(),
+        Error::BufferTooSmall { needed: total, provided: total - 1 }
+    );
     let mut out = vec![0.0; total];
     let mut short = vec![0.0; scratch_len - 1];
-    assert_eq!(m.all(&mut out, &mut short).unwrap_err(), Error::BufferTooSmall { needed: scratch_len, provided: scratch_len - 1 });
+    assert_eq!(
+        m.all(&mut out, &mut short).unwrap_err(),
+        Error::BufferTooSmall { needed: scratch_len, provided: scratch_len - 1 }
+    );
     let info = net.arch.params(3).find(|p| p.morph.is_some()).unwrap();
     let mut small = vec![0.0; info.len() - 1];
     assert!(matches!(m.tensor(&info, &mut small, &mut scratch), Err(Error::BufferTooSmall { .. })));

@@ -6,12 +6,12 @@
 mod common;
 
 use common::{random_hypernet, Rng};
+use metamorph::exec;
 use metamorph::format::{self, DType};
 use metamorph::inr::InrConfig;
 use metamorph::materialise::{self, Materialiser};
 use metamorph::plan::{plan, Budget};
 use metamorph::spec::{ArchSpec, Dim, Layer};
-use metamorph::exec;
 use std::path::PathBuf;
 
 const SAMPLES: u32 = 2;
@@ -21,11 +21,26 @@ const TARGET_H: usize = 5;
 
 fn arch() -> ArchSpec {
     let conv = |m| Layer::Conv2d { out: Dim::Width(m), kernel: 3, stride: 1, pad: 1 };
-    ArchSpec::new("nostd-proof", [1, 8, 8], 8, 2, &[
-        conv(1), Layer::Relu, Layer::MaxPool { kernel: 2, stride: 2 },
-        Layer::Save, conv(1), Layer::Relu, Layer::AddScaled,
-        conv(2), Layer::Relu, Layer::GlobalAvgPool, Layer::Flatten, Layer::Dense { out: Dim::Fixed(4) },
-    ])
+    ArchSpec::new(
+        "nostd-proof",
+        [1, 8, 8],
+        8,
+        2,
+        &[
+            conv(1),
+            Layer::Relu,
+            Layer::MaxPool { kernel: 2, stride: 2 },
+            Layer::Save,
+            conv(1),
+            Layer::Relu,
+            Layer::AddScaled,
+            conv(2),
+            Layer::Relu,
+            Layer::GlobalAvgPool,
+            Layer::Flatten,
+            Layer::Dense { out: Dim::Fixed(4) },
+        ],
+    )
     .unwrap()
 }
 

@@ -30,13 +30,30 @@ fn families() -> Vec<ArchSpec> {
     let f = |n| Dim::Fixed(n);
     let conv = |out, kernel, stride, pad| Conv2d { out, kernel, stride, pad };
     vec![
-        ArchSpec::new("mlp", [1, 8, 8], 12, 2, &[Flatten, Dense { out: w(1) }, Relu, Dense { out: w(1) }, Relu, Dense { out: f(10) }]).unwrap(),
+        ArchSpec::new(
+            "mlp",
+            [1, 8, 8],
+            12,
+            2,
+            &[Flatten, Dense { out: w(1) }, Relu, Dense { out: w(1) }, Relu, Dense { out: f(10) }],
+        )
+        .unwrap(),
         ArchSpec::new(
             "cnn-pools",
             [1, 12, 12],
             6,
             1,
-            &[conv(w(1), 3, 1, 1), Relu, MaxPool { kernel: 2, stride: 2 }, conv(w(2), 3, 2, 1), Relu, AvgPool { kernel: 2, stride: 1 }, GlobalAvgPool, Flatten, Dense { out: f(4) }],
+            &[
+                conv(w(1), 3, 1, 1),
+                Relu,
+                MaxPool { kernel: 2, stride: 2 },
+                conv(w(2), 3, 2, 1),
+                Relu,
+                AvgPool { kernel: 2, stride: 1 },
+                GlobalAvgPool,
+                Flatten,
+                Dense { out: f(4) },
+            ],
         )
         .unwrap(),
         ArchSpec::new(
@@ -44,10 +61,30 @@ fn families() -> Vec<ArchSpec> {
             [2, 10, 10],
             4,
             1,
-            &[conv(w(2), 3, 1, 1), Relu, Save, conv(w(2), 3, 1, 1), Relu, Save, conv(w(2), 1, 1, 0), AddScaled, AddScaled, MaxPool { kernel: 2, stride: 2 }, Flatten, Dense { out: f(3) }],
+            &[
+                conv(w(2), 3, 1, 1),
+                Relu,
+                Save,
+                conv(w(2), 3, 1, 1),
+                Relu,
+                Save,
+                conv(w(2), 1, 1, 0),
+                AddScaled,
+                AddScaled,
+                MaxPool { kernel: 2, stride: 2 },
+                Flatten,
+                Dense { out: f(3) },
+            ],
         )
         .unwrap(),
-        ArchSpec::new("residual-mlp", [1, 4, 4], 8, 1, &[Flatten, Dense { out: w(2) }, Relu, Save, Dense { out: w(2) }, Relu, AddScaled, Dense { out: f(5) }]).unwrap(),
+        ArchSpec::new(
+            "residual-mlp",
+            [1, 4, 4],
+            8,
+            1,
+            &[Flatten, Dense { out: w(2) }, Relu, Save, Dense { out: w(2) }, Relu, AddScaled, Dense { out: f(5) }],
+        )
+        .unwrap(),
     ]
 }
 
@@ -58,16 +95,23 @@ fn scratch_file(name: &str) -> PathBuf {
 }
 
 fn onnx_check(path: &std::path::Path) {
-    let python = std::env::var("METAMORPH_PYTHON").expect(
-        "METAMORPH_PYTHON is not set: point it at a Python with the `onnx` package (scripts/test.sh sets it)",
-    );
+    let python = std::env::var("METAMORPH_PYTHON")
+        .expect("METAMORPH_PYTHON is not set: point it at a Python with the `onnx` package (scripts/test.sh sets it)");
     let out = Command::new(&python)
-        .args(["-c", "import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); \
-             onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)"])
+        .args([
+            "-c",
+            "import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); \
+             onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)",
+        ])
         .arg(path)
         .output()
         .unwrap_or_else(|e| panic!("running {python}: {e}"));
-    assert!(out.status.success(), "onnx checker rejected {}:\n{}", path.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "onnx checker rejected {}:\n{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn assert_close(what: &str, a: &[f32], b: &[f32]) {
@@ -99,7 +143,11 @@ fn writer_output_passes_checker_and_backends_agree() {
             std::fs::write(&path, &onnx).unwrap();
             onnx_check(&path);
 
-            let native = Backend::Native.load(&Source::Params { arch: &arch, h, params: &params }).unwrap().run(&input, batch).unwrap();
+            let native = Backend::Native
+                .load(&Source::Params { arch: &arch, h, params: &params })
+                .unwrap()
+                .run(&input, batch)
+                .unwrap();
             assert_eq!(native.len(), batch * arch.classes().unwrap());
             let tract = Backend::Tract.load(&Source::Onnx(&onnx)).unwrap().run(&input, batch).unwrap();
             assert_close(&format!("{what}: tract vs native"), &tract, &native);
@@ -118,7 +166,8 @@ fn metadata_and_symbolic_batch() {
     let params = vec![0.1; arch.costs(5).unwrap().params];
     let bytes = to_onnx(arch, 5, &params, &Provenance { dataset: "digits".into(), checksum: 0x1234_abcd }).unwrap();
     let m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
-    let meta: std::collections::HashMap<_, _> = m.metadata_props.iter().map(|e| (e.key.as_str(), e.value.as_str())).collect();
+    let meta: std::collections::HashMap<_, _> =
+        m.metadata_props.iter().map(|e| (e.key.as_str(), e.value.as_str())).collect();
     assert_eq!(meta["family"], "mlp");
     assert_eq!(meta["h"], "5");
     assert_eq!(meta["hypernet_crc32"], "1234abcd");

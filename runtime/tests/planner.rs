@@ -24,7 +24,11 @@ fn within(b: &Budget, c: &Costs, overhead: usize) -> bool {
 /// A budget around the costs of a random member, each limit present or not.
 fn budget(arch: &ArchSpec, pick: [f64; 5], on: [bool; 4]) -> Budget {
     let (lo, hi) = (arch.h_min as f64, arch.h_max as f64);
-    let at = |f: f64| arch.costs((lo + f * (hi - lo + 2.0)).floor().max(1.0) as usize).or_else(|_| arch.costs(arch.h_max as usize)).unwrap();
+    let at = |f: f64| {
+        arch.costs((lo + f * (hi - lo + 2.0)).floor().max(1.0) as usize)
+            .or_else(|_| arch.costs(arch.h_max as usize))
+            .unwrap()
+    };
     let c = [at(pick[0]), at(pick[1]), at(pick[2]), at(pick[3])];
     let jitter = (pick[4] * 2000.0) as usize;
     Budget {

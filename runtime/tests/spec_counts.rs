@@ -3,15 +3,26 @@
 use metamorph::spec::{families, ArchSpec, Dim, Layer, ParamKind, Query, Shape};
 use metamorph::Error;
 
-
 /// `[2, 6, 6]` → conv3×3 2→h → relu → (save, conv3×3 h→h, relu, add) → GAP → dense h→3.
 fn residual() -> ArchSpec {
     let conv = |out| Layer::Conv2d { out, kernel: 3, stride: 1, pad: 1 };
-    ArchSpec::new("res", [2, 6, 6], 16, 1, &[
-        conv(Dim::Width(1)), Layer::Relu,
-        Layer::Save, conv(Dim::Width(1)), Layer::Relu, Layer::AddScaled,
-        Layer::GlobalAvgPool, Layer::Flatten, Layer::Dense { out: Dim::Fixed(3) },
-    ])
+    ArchSpec::new(
+        "res",
+        [2, 6, 6],
+        16,
+        1,
+        &[
+            conv(Dim::Width(1)),
+            Layer::Relu,
+            Layer::Save,
+            conv(Dim::Width(1)),
+            Layer::Relu,
+            Layer::AddScaled,
+            Layer::GlobalAvgPool,
+            Layer::Flatten,
+            Layer::Dense { out: Dim::Fixed(3) },
+        ],
+    )
     .unwrap()
 }
 
@@ -73,10 +84,17 @@ fn lenet_counts_match_hand_computation() {
     assert_eq!(
         shapes(&arch, h),
         [
-            Shape::Image(4, 28, 28), Shape::Image(4, 28, 28), Shape::Image(4, 14, 14),
-            Shape::Image(8, 14, 14), Shape::Image(8, 14, 14), Shape::Image(8, 7, 7),
-            Shape::Image(16, 7, 7), Shape::Image(16, 7, 7),
-            Shape::Image(16, 1, 1), Shape::Flat(16), Shape::Flat(10),
+            Shape::Image(4, 28, 28),
+            Shape::Image(4, 28, 28),
+            Shape::Image(4, 14, 14),
+            Shape::Image(8, 14, 14),
+            Shape::Image(8, 14, 14),
+            Shape::Image(8, 7, 7),
+            Shape::Image(16, 7, 7),
+            Shape::Image(16, 7, 7),
+            Shape::Image(16, 1, 1),
+            Shape::Flat(16),
+            Shape::Flat(10),
         ]
     );
     let (w, b) = (ParamKind::Weight, ParamKind::Bias);
@@ -122,13 +140,19 @@ fn residual_counts_match_hand_computation() {
 
 #[test]
 fn strided_conv_and_pool_shapes() {
-    let arch = ArchSpec::new("s", [3, 11, 9], 4, 1, &[
-        Layer::Conv2d { out: Dim::Width(2), kernel: 3, stride: 2, pad: 1 },
-        Layer::AvgPool { kernel: 2, stride: 1 },
-        Layer::MaxPool { kernel: 3, stride: 2 },
-        Layer::Flatten,
-        Layer::Dense { out: Dim::Fixed(2) },
-    ])
+    let arch = ArchSpec::new(
+        "s",
+        [3, 11, 9],
+        4,
+        1,
+        &[
+            Layer::Conv2d { out: Dim::Width(2), kernel: 3, stride: 2, pad: 1 },
+            Layer::AvgPool { kernel: 2, stride: 1 },
+            Layer::MaxPool { kernel: 3, stride: 2 },
+            Layer::Flatten,
+            Layer::Dense { out: Dim::Fixed(2) },
+        ],
+    )
     .unwrap();
     // (11 + 2 − 3) / 2 + 1 = 6, (9 + 2 − 3) / 2 + 1 = 5; avg 2/1 → 5×4; max 3/2 → 2×1.
     assert_eq!(
@@ -194,10 +218,16 @@ fn bad_specs_are_errors() {
 #[test]
 fn huge_specs_overflow_into_errors_not_panics() {
     // 65535 channels of 65535² pixels, times 65535 in a dense layer: every count overflows u64.
-    let r = ArchSpec::new("huge", [u16::MAX; 3], u16::MAX, 1, &[
-        Layer::Conv2d { out: Dim::Width(u16::MAX), kernel: 1, stride: 1, pad: 255 },
-        Layer::Flatten,
-        Layer::Dense { out: Dim::Width(u16::MAX) },
-    ]);
+    let r = ArchSpec::new(
+        "huge",
+        [u16::MAX; 3],
+        u16::MAX,
+        1,
+        &[
+            Layer::Conv2d { out: Dim::Width(u16::MAX), kernel: 1, stride: 1, pad: 255 },
+            Layer::Flatten,
+            Layer::Dense { out: Dim::Width(u16::MAX) },
+        ],
+    );
     assert!(matches!(r, Err(Error::Overflow | Error::BadSpec(_))), "{r:?}");
 }

@@ -14,18 +14,24 @@ fn mlp() -> ArchSpec {
 }
 
 fn convnet() -> ArchSpec {
-    ArchSpec::new("cnn", [1, 8, 8], 6, 1, &[
-        Layer::Conv2d { out: Dim::Width(1), kernel: 3, stride: 1, pad: 1 },
-        Layer::Relu,
-        Layer::Save,
-        Layer::Conv2d { out: Dim::Width(1), kernel: 3, stride: 1, pad: 1 },
-        Layer::AddScaled,
-        Layer::MaxPool { kernel: 2, stride: 2 },
-        Layer::Conv2d { out: Dim::Width(2), kernel: 5, stride: 1, pad: 2 },
-        Layer::GlobalAvgPool,
-        Layer::Flatten,
-        Layer::Dense { out: Dim::Fixed(10) },
-    ])
+    ArchSpec::new(
+        "cnn",
+        [1, 8, 8],
+        6,
+        1,
+        &[
+            Layer::Conv2d { out: Dim::Width(1), kernel: 3, stride: 1, pad: 1 },
+            Layer::Relu,
+            Layer::Save,
+            Layer::Conv2d { out: Dim::Width(1), kernel: 3, stride: 1, pad: 1 },
+            Layer::AddScaled,
+            Layer::MaxPool { kernel: 2, stride: 2 },
+            Layer::Conv2d { out: Dim::Width(2), kernel: 5, stride: 1, pad: 2 },
+            Layer::GlobalAvgPool,
+            Layer::Flatten,
+            Layer::Dense { out: Dim::Fixed(10) },
+        ],
+    )
     .unwrap()
 }
 

@@ -240,11 +240,8 @@ impl Checkpoint {
             .iter()
             .zip(&bytes)
             .map(|(p, b)| {
-                let view = safetensors::tensor::TensorView::new(
-                    safetensors::Dtype::F32,
-                    param_shape(&self.arch, p),
-                    b,
-                )?;
+                let view =
+                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, param_shape(&self.arch, p), b)?;
                 Ok((p.name().to_string(), view))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -269,9 +266,15 @@ impl Checkpoint {
         let st = safetensors::SafeTensors::deserialize(&data).with_context(ctx)?;
         let (_, header) = safetensors::SafeTensors::read_metadata(&data).with_context(ctx)?;
         let metadata = header.metadata().clone().unwrap_or_default();
-        let arch: ArchSpec = serde_json::from_str(metadata.get("arch").with_context(|| format!("{}: no arch in metadata", path.display()))?)
+        let arch: ArchSpec = serde_json::from_str(
+            metadata.get("arch").with_context(|| format!("{}: no arch in metadata", path.display()))?,
+        )
+        .with_context(ctx)?;
+        let h: usize = metadata
+            .get("h")
+            .with_context(|| format!("{}: no h in metadata", path.display()))?
+            .parse()
             .with_context(ctx)?;
-        let h: usize = metadata.get("h").with_context(|| format!("{}: no h in metadata", path.display()))?.parse().with_context(ctx)?;
         let mut params = Vec::new();
         for p in arch.params(h) {
             let name = p.name().to_string();
@@ -280,7 +283,8 @@ impl Checkpoint {
             if view.dtype() != safetensors::Dtype::F32 || view.shape() != want.as_slice() {
                 bail!("{}: {name} is {:?} {:?}, expected F32 {:?}", path.display(), view.dtype(), view.shape(), want);
             }
-            let v: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let v: Vec<f32> =
+                view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
             params.push(Tensor::from_vec(v, want, device)?);
         }
         Ok(Checkpoint { arch, h, params, metadata })

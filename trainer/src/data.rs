@@ -55,7 +55,9 @@ fn known(name: &str) -> Result<(f32, &'static str)> {
     Ok(match name {
         "mnist" => (255.0, "it is committed under data/mnist/; restore it with git"),
         "fashion-mnist" => (255.0, "run data/scripts/fetch-fashion-mnist.sh"),
-        "digits" => (16.0, "it is committed under data/digits/; restore it with git (or run data/scripts/digits_to_idx.py)"),
+        "digits" => {
+            (16.0, "it is committed under data/digits/; restore it with git (or run data/scripts/digits_to_idx.py)")
+        }
         other => bail!("unknown data set {other:?}: expected mnist, fashion-mnist or digits"),
     })
 }

@@ -8,8 +8,10 @@ pub fn device(name: &str) -> Result<Device> {
     match name {
         "cpu" => Ok(Device::Cpu),
         cuda if cuda.starts_with("cuda") => {
-            let ordinal = cuda.strip_prefix("cuda:").map(str::parse).transpose().context("device ordinal")?.unwrap_or(0);
-            Device::new_cuda(ordinal).with_context(|| format!("opening {cuda} (was metamorph-train built with --features cuda?)"))
+            let ordinal =
+                cuda.strip_prefix("cuda:").map(str::parse).transpose().context("device ordinal")?.unwrap_or(0);
+            Device::new_cuda(ordinal)
+                .with_context(|| format!("opening {cuda} (was metamorph-train built with --features cuda?)"))
         }
         other => anyhow::bail!("unknown device {other:?}: expected cpu or cuda[:N]"),
     }

@@ -16,7 +16,14 @@ use crate::net::param_shape;
 pub const TABLE_WIDTHS: [f32; 4] = [1.0, 0.75, 0.5, 0.25];
 
 /// The owned hypernet of `inr` with the frozen tensors of `frozen` (canonical order).
-pub fn owned(arch: &ArchSpec, inr: &Inr, frozen: &[Tensor], dataset: &str, trained_h: [u16; 2], sigma: f32) -> Result<OwnedHypernet> {
+pub fn owned(
+    arch: &ArchSpec,
+    inr: &Inr,
+    frozen: &[Tensor],
+    dataset: &str,
+    trained_h: [u16; 2],
+    sigma: f32,
+) -> Result<OwnedHypernet> {
     let frozen = frozen.iter().map(|t| Ok(t.flatten_all()?.to_vec1::<f32>()?)).collect::<Result<Vec<_>>>()?;
     Ok(OwnedHypernet {
         arch: arch.clone(),
@@ -43,7 +50,13 @@ pub fn runtime_member(bytes: &[u8], h: usize, samples: u32, device: &Device) -> 
 /// Encodes `hypernet` as `dtype`, measures test accuracy of the encoded file at
 /// [`TABLE_WIDTHS`] (K = 1), stores the table in the metadata and writes the file atomically.
 /// Returns the table.
-pub fn write(path: &Path, mut hypernet: OwnedHypernet, dtype: DType, test: &Dataset, device: &Device) -> Result<Vec<AccuracyRow>> {
+pub fn write(
+    path: &Path,
+    mut hypernet: OwnedHypernet,
+    dtype: DType,
+    test: &Dataset,
+    device: &Device,
+) -> Result<Vec<AccuracyRow>> {
     let bytes = hypernet.to_bytes_as(dtype).map_err(anyhow::Error::msg)?;
     let mut table = Vec::new();
     for w in TABLE_WIDTHS {

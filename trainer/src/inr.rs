@@ -33,7 +33,13 @@ pub struct Inr {
 
 /// Features `[rows, 6 + 12F]` and `1 / C_in` `[rows, 1]` of a morphed tensor's rows, computed
 /// with the runtime's coordinate and feature functions (on two threads).
-pub fn row_inputs(cfg: &InrConfig, m: &Morph, is_bias: bool, total: usize, noise: Option<Noise>) -> (Vec<f32>, Vec<f32>) {
+pub fn row_inputs(
+    cfg: &InrConfig,
+    m: &Morph,
+    is_bias: bool,
+    total: usize,
+    noise: Option<Noise>,
+) -> (Vec<f32>, Vec<f32>) {
     let rows = m.rows();
     let p = cfg.features();
     let mut feats = vec![0.0f32; rows * p];
@@ -174,7 +180,8 @@ impl Inr {
             let vars = &self.mlps[m.index].1;
             let n = vars.len();
             let (hdim, out) = (sol.len() - 1, m.values_per_row());
-            let w: Vec<f32> = (0..out).flat_map(|o| (0..hdim).map(move |k| (o, k))).map(|(o, k)| sol[k][o] as f32).collect();
+            let w: Vec<f32> =
+                (0..out).flat_map(|o| (0..hdim).map(move |k| (o, k))).map(|(o, k)| sol[k][o] as f32).collect();
             let b: Vec<f32> = (0..out).map(|o| sol[hdim][o] as f32).collect();
             vars[n - 2].set(&Tensor::from_vec(w, (out, hdim), device)?)?;
             vars[n - 1].set(&Tensor::from_vec(b, out, device)?)?;
@@ -195,7 +202,14 @@ impl Inr {
 
     /// Every parameter of the member at base width `h`: morphed ones from the INR, frozen ones
     /// from `frozen` (canonical order).
-    pub fn member(&self, arch: &ArchSpec, h: usize, frozen: &[Tensor], noise: Option<Noise>, device: &Device) -> Result<Vec<Tensor>> {
+    pub fn member(
+        &self,
+        arch: &ArchSpec,
+        h: usize,
+        frozen: &[Tensor],
+        noise: Option<Noise>,
+        device: &Device,
+    ) -> Result<Vec<Tensor>> {
         arch.params(h)
             .map(|p| match p.morph {
                 Some(_) => self.generate(arch, &p, noise, device),

@@ -5,17 +5,17 @@
 //! runtime crate, which owns the format and the coordinate spec.
 #![deny(missing_docs)]
 
-pub mod preset;
-pub mod net;
 pub mod base;
 pub mod bn;
 pub mod data;
 pub mod device;
-pub mod fold;
-pub mod permute;
-pub mod rng;
 pub mod export;
 pub mod fit;
+pub mod fold;
 pub mod inr;
 pub mod io;
+pub mod net;
+pub mod permute;
+pub mod preset;
 pub mod report;
+pub mod rng;

@@ -185,7 +185,11 @@ fn run_permute(args: PermuteArgs) -> Result<()> {
         );
     }
     let (before, after) = report.tv();
-    println!("total TV {before:.3} -> {after:.3} ({:.1}% lower) -> {}", 100.0 * (1.0 - after / before.max(f64::MIN_POSITIVE)), args.out.display());
+    println!(
+        "total TV {before:.3} -> {after:.3} ({:.1}% lower) -> {}",
+        100.0 * (1.0 - after / before.max(f64::MIN_POSITIVE)),
+        args.out.display()
+    );
     Ok(())
 }
 

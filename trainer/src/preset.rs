@@ -80,7 +80,8 @@ impl Preset {
             repo_root().join("models").join(format!("{name}.json"))
         };
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading preset {}", path.display()))?;
-        let preset: Preset = serde_json::from_str(&text).with_context(|| format!("parsing preset {}", path.display()))?;
+        let preset: Preset =
+            serde_json::from_str(&text).with_context(|| format!("parsing preset {}", path.display()))?;
         preset.arch.validate().map_err(anyhow::Error::msg).with_context(|| format!("preset {}", path.display()))?;
         preset.inr.validate().map_err(anyhow::Error::msg).with_context(|| format!("preset {}", path.display()))?;
         Ok(preset)

@@ -53,8 +53,10 @@ fn a_few_steps_lower_the_loss_and_checkpoints_round_trip() {
 #[test]
 fn batchnorm_training_runs_and_is_folded() {
     let arch = common::conv_net();
-    let (train, test) = (Dataset::load("digits", Split::Train).unwrap().take(256), Dataset::load("digits", Split::Test).unwrap());
-    let opts = BaseOptions { h: 4, epochs: 6, batch: 32, lr: 0.01, seed: 1, bn: true, max_steps: None, progress: false };
+    let (train, test) =
+        (Dataset::load("digits", Split::Train).unwrap().take(256), Dataset::load("digits", Split::Test).unwrap());
+    let opts =
+        BaseOptions { h: 4, epochs: 6, batch: 32, lr: 0.01, seed: 1, bn: true, max_steps: None, progress: false };
     let t = base::train(&arch, &opts, &train, &test, &Device::Cpu).unwrap();
     assert!(mean(&t.losses[t.losses.len() - 8..]) < 0.6 * mean(&t.losses[..4]), "{:?}", t.losses);
     // The returned (folded) parameters are a plain network of the right shapes.

@@ -53,7 +53,10 @@ fn missing_file_names_path_and_remedy() {
     // The named loader says how to get the data.
     let err = Dataset::load_in(dir.path(), "fashion-mnist", Split::Train).unwrap_err();
     let msg = format!("{err:#}");
-    assert!(msg.contains("fetch-fashion-mnist.sh") && msg.contains("fashion-mnist/train-images-idx3-ubyte.gz"), "{msg}");
+    assert!(
+        msg.contains("fetch-fashion-mnist.sh") && msg.contains("fashion-mnist/train-images-idx3-ubyte.gz"),
+        "{msg}"
+    );
     eprintln!("{msg}");
     assert!(format!("{:#}", Dataset::load("cifar", Split::Train).unwrap_err()).contains("unknown data set"));
 }

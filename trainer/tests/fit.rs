@@ -36,7 +36,9 @@ fn recon_error(preset: &Preset, state: &FitState, target: &[Tensor]) -> f64 {
     let targets = resampled_targets(arch, target, h).unwrap();
     morphed
         .zip(&targets)
-        .map(|(w, (t, norm))| (w - t).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() as f64 / norm)
+        .map(|(w, (t, norm))| {
+            (w - t).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() as f64 / norm
+        })
         .sum()
 }
 
@@ -63,10 +65,20 @@ fn resume_after_a_kill_matches_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ckpt.safetensors");
     let mut first = FitState::new(arch, &preset, 5, &dev).unwrap();
-    let killed = fit(arch, &target, &data, &data, &opts, &mut first, 3, |s| {
-        checkpoint::save(&path, s, &target)?;
-        anyhow::bail!("killed after step {}", s.step)
-    }, &dev);
+    let killed = fit(
+        arch,
+        &target,
+        &data,
+        &data,
+        &opts,
+        &mut first,
+        3,
+        |s| {
+            checkpoint::save(&path, s, &target)?;
+            anyhow::bail!("killed after step {}", s.step)
+        },
+        &dev,
+    );
     assert!(killed.is_err(), "the run must stop at the first checkpoint");
     assert!(!dir.path().join("ckpt.safetensors.tmp").exists(), "no temp file left behind");
     let fresh = FitState::new(arch, &preset, 5, &dev).unwrap();
@@ -90,7 +102,8 @@ fn a_checkpoint_of_another_preset_is_a_clear_error() {
     let mut state = FitState::new(&preset.arch, &preset, 0, &dev).unwrap();
     let mut short = opts.clone();
     short.steps = 1;
-    fit(&preset.arch, &target, &data, &data, &short, &mut state, 1, |s| checkpoint::save(&path, s, &target), &dev).unwrap();
+    fit(&preset.arch, &target, &data, &data, &short, &mut state, 1, |s| checkpoint::save(&path, s, &target), &dev)
+        .unwrap();
     let mut other = preset.clone();
     other.inr.hidden = 8;
     let fresh = FitState::new(&other.arch, &other, 0, &dev).unwrap();

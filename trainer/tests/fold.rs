@@ -8,7 +8,8 @@ use metamorph_trainer::{bn::BatchNorm, fold::fold_all, net, rng::Rng};
 
 fn random_bn(c: usize, rng: &mut Rng) -> BatchNorm {
     let dev = Device::Cpu;
-    let mut v = |lo: f32, hi: f32| Tensor::from_vec((0..c).map(|_| rng.uniform(lo, hi)).collect::<Vec<_>>(), c, &dev).unwrap();
+    let mut v =
+        |lo: f32, hi: f32| Tensor::from_vec((0..c).map(|_| rng.uniform(lo, hi)).collect::<Vec<_>>(), c, &dev).unwrap();
     let mut bn = BatchNorm::new(c, &dev).unwrap();
     bn.gamma = Var::from_tensor(&v(0.5, 2.0)).unwrap();
     bn.beta = Var::from_tensor(&v(-1.0, 1.0)).unwrap();

@@ -48,7 +48,9 @@ fn groups_of_the_presets_and_residuals() {
 fn permuted_networks_compute_the_same_outputs() {
     let mlp = Preset::load("digits-mlp").unwrap().arch;
     // Small widths use Held–Karp, larger ones the local search.
-    for (arch, h) in [(mlp.clone(), 8), (mlp, 32), (conv_net(), 4), (conv_net(), 16), (residual_net(), 5), (residual_net(), 14)] {
+    for (arch, h) in
+        [(mlp.clone(), 8), (mlp, 32), (conv_net(), 4), (conv_net(), 16), (residual_net(), 5), (residual_net(), 14)]
+    {
         let params = random_params(&arch, h, h as u64);
         check_same_function(&arch, h, &params);
     }

@@ -46,7 +46,12 @@ fn slicing_and_pruning_at_full_width_return_the_base_net() {
         let pruned = baselines::prune(&arch, &full, h).unwrap();
         let x = random_input(&arch, 5, 4);
         let (a, b) = (forward(&arch, h, &full, &x).unwrap(), forward(&arch, h, &pruned, &x).unwrap());
-        assert!(max_diff(&a, &b) <= 1e-5, "{}: pruning at full width changes outputs by {}", arch.name, max_diff(&a, &b));
+        assert!(
+            max_diff(&a, &b) <= 1e-5,
+            "{}: pruning at full width changes outputs by {}",
+            arch.name,
+            max_diff(&a, &b)
+        );
     }
 }
 

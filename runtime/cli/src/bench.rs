@@ -76,7 +76,8 @@ pub fn run(args: &Args) -> Result<()> {
     let h = arch.base_width(args.width);
     let costs = arch.costs(h)?;
     let name = format!("{} at width {:.3} (h = {h})", arch.name, arch.width_of(h));
-    let params = Materialiser::new(&net, h, 1, 0).and_then(|m| m.to_vec()).with_context(|| format!("materialising {name}"))?;
+    let params =
+        Materialiser::new(&net, h, 1, 0).and_then(|m| m.to_vec()).with_context(|| format!("materialising {name}"))?;
     let onnx = to_onnx(&arch, h, &params, &Provenance::of(&net)).with_context(|| format!("writing {name} as ONNX"))?;
     let sample = arch.input_shape().len();
     let x1: Vec<f32> = (0..sample).map(|i| (i % 17) as f32 / 17.0).collect();
@@ -88,7 +89,8 @@ pub fn run(args: &Args) -> Result<()> {
     let mut notes = Vec::new();
     let mut native_infer: Option<(Duration, Duration)> = None;
     for backend in Backend::ALL {
-        let source = if backend.wants_onnx() { Source::Onnx(&onnx) } else { Source::Params { arch: &arch, h, params: &params } };
+        let source =
+            if backend.wants_onnx() { Source::Onnx(&onnx) } else { Source::Params { arch: &arch, h, params: &params } };
         let mut engine = match backend.load(&source) {
             Ok(e) => e,
             Err(e) => {
@@ -157,7 +159,12 @@ pub fn run(args: &Args) -> Result<()> {
         inr_flops as f64 / 1e9
     ));
     notes.push("INR: pair weights' noise-free first layer is separable (A[i] + B[j]), so materialisation runs fewer FLOPs than the definition and can exceed the GEMM reference".into());
-    let title = format!("{name}: {} params, {} ONNX bytes, median of {} runs", params.len(), human_bytes(onnx.len()), args.reps);
+    let title = format!(
+        "{name}: {} params, {} ONNX bytes, median of {} runs",
+        params.len(),
+        human_bytes(onnx.len()),
+        args.reps
+    );
     if args.markdown {
         print_markdown(args, &title, &rows, &notes);
     } else {
@@ -169,10 +176,30 @@ pub fn run(args: &Args) -> Result<()> {
 fn print_text(title: &str, rows: &[Row], notes: &[String]) {
     println!("{title}");
     let w = [42, 18, 24, 8];
-    println!("{:<w0$} {:>w1$} {:>w2$} {:>w3$}", "measure", "value", "reference", "ratio", w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]);
+    println!(
+        "{:<w0$} {:>w1$} {:>w2$} {:>w3$}",
+        "measure",
+        "value",
+        "reference",
+        "ratio",
+        w0 = w[0],
+        w1 = w[1],
+        w2 = w[2],
+        w3 = w[3]
+    );
     println!("{}", "-".repeat(w.iter().sum::<usize>() + 3));
     for r in rows {
-        println!("{:<w0$} {:>w1$} {:>w2$} {:>w3$}", r.measure, r.value, r.reference, r.ratio, w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]);
+        println!(
+            "{:<w0$} {:>w1$} {:>w2$} {:>w3$}",
+            r.measure,
+            r.value,
+            r.reference,
+            r.ratio,
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
+        );
     }
     for n in notes {
         println!("  {n}");
@@ -205,7 +232,12 @@ fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     format!("{model}, {cores} cores available, CPU only")
 }
@@ -249,7 +281,22 @@ fn gemm_same_shapes(net: &Hypernet<'_>, h: usize) {
     for (m, k, n) in shapes {
         // SAFETY: a is m×k, b is k×n, c is m×n, all row-major and within `big` elements.
         unsafe {
-            matrixmultiply::sgemm(m, k, n, 1.0, a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, 0.0, c.as_mut_ptr(), n as isize, 1);
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                k as isize,
+                1,
+                b.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
+            );
         }
     }
     std::hint::black_box(&c);

@@ -73,7 +73,9 @@ impl WidthOrBudget {
     pub fn target(&self, arch: &ArchSpec) -> Result<Target> {
         match (self.width, self.budget.any()) {
             (Some(_), true) => bail!("give either --width or budget flags, not both"),
-            (None, false) => bail!("give --width W or at least one budget flag (--max-bytes, --max-ram, --max-macs, --latency-ms)"),
+            (None, false) => {
+                bail!("give --width W or at least one budget flag (--max-bytes, --max-ram, --max-macs, --latency-ms)")
+            }
             (Some(w), false) => {
                 ensure!(w.is_finite() && w > 0.0 && w <= 1.0, "--width must be in (0, 1], got {w}");
                 let h = (w * arch.h_max as f32).round() as usize;

@@ -75,9 +75,8 @@ fn parse(bytes: &[u8], rank: usize) -> Result<(Vec<usize>, &[u8])> {
     ensure!(bytes[0] == 0 && bytes[1] == 0, "not an IDX file (bad magic)");
     ensure!(bytes[2] == 0x08, "IDX element type {:#04x} is not unsigned byte", bytes[2]);
     ensure!(bytes[3] as usize == rank, "IDX file has {} dimensions, expected {rank}", bytes[3]);
-    let dims: Vec<usize> = (0..rank)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        (0..rank).map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize).collect();
     let len = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).context("IDX dimensions overflow")?;
     let data = &bytes[4 + 4 * rank..];
     ensure!(data.len() == len, "IDX data holds {} bytes, dimensions {dims:?} need {len}", data.len());

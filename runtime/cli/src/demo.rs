@@ -51,7 +51,12 @@ pub fn run(args: &Args) -> Result<()> {
     let lo = net.arch.costs(net.arch.h_min as usize)?.macs;
     let hi = net.arch.costs(net.arch.h_max as usize)?.macs;
     let mut switcher = Switcher::new(net, args.backend);
-    println!("{family} on {} ({} test images), backend {}; power budget = MACs per inference, scaled by battery", data.display(), set.len(), args.backend);
+    println!(
+        "{family} on {} ({} test images), backend {}; power budget = MACs per inference, scaled by battery",
+        data.display(),
+        set.len(),
+        args.backend
+    );
     println!(
         "{:>4} {:>7} {:>10} {:>6} {:>4} {:>9} {:>9} {:>10} {:>11} {:>8}",
         "step", "battery", "budget", "width", "h", "weights", "MACs", "switch ms", "infer ms/im", "accuracy"

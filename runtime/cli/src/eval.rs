@@ -41,7 +41,8 @@ pub fn run(args: &Args) -> Result<()> {
     let bytes = read_file(&args.file)?;
     let net = decode(&bytes, &args.file)?;
     let family = net.arch.name.clone();
-    let set = TestSet::load(&args.data, args.limit).with_context(|| format!("loading test set {}", args.data.display()))?;
+    let set =
+        TestSet::load(&args.data, args.limit).with_context(|| format!("loading test set {}", args.data.display()))?;
     ensure!(!set.is_empty(), "test set {} is empty", args.data.display());
     check_shape(&set, net.arch.input, &args.data, &family)?;
     let target = args.target.target(&net.arch)?;
@@ -52,9 +53,22 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let (acc, per_image) = classify(&mut active, &set, 0, set.len(), args.batch)?;
     let c = active.plan.costs;
-    println!("model       {family} at width {:.4} (h = {}), {} params, {} weights, {} MACs", active.plan.width, c.h, human_count(c.params), human_bytes(c.weight_bytes), human_count(c.macs));
+    println!(
+        "model       {family} at width {:.4} (h = {}), {} params, {} weights, {} MACs",
+        active.plan.width,
+        c.h,
+        human_count(c.params),
+        human_bytes(c.weight_bytes),
+        human_count(c.macs)
+    );
     println!("engine      {}", active.engine.describe());
-    println!("switch      {:.2} ms  (materialise {:.2}, ONNX {:.2}, load {:.2})", ms(active.timings.total()), ms(active.timings.materialise), ms(active.timings.export), ms(active.timings.load));
+    println!(
+        "switch      {:.2} ms  (materialise {:.2}, ONNX {:.2}, load {:.2})",
+        ms(active.timings.total()),
+        ms(active.timings.materialise),
+        ms(active.timings.export),
+        ms(active.timings.load)
+    );
     println!("data        {}: {} images {}×{}", args.data.display(), set.len(), set.rows, set.cols);
     println!("accuracy    {:.2}%", acc * 100.0);
     println!("latency     {:.4} ms per image (batch {})", per_image * 1e3, args.batch);

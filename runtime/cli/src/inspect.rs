@@ -21,7 +21,13 @@ pub fn run(args: &Args) -> Result<()> {
     let small = arch.costs(lo)?;
     let dtype = net.tensors.first().map(|t| format!("{:?}", t.params.dtype)).unwrap_or_else(|| "-".into());
     println!("file        {}", args.file.display());
-    println!("family      {}  (input {:?}, {} classes, {} layers)", arch.name, arch.input, arch.classes()?, arch.layers.len());
+    println!(
+        "family      {}  (input {:?}, {} classes, {} layers)",
+        arch.name,
+        arch.input,
+        arch.classes()?,
+        arch.layers.len()
+    );
     println!("dataset     {}", net.meta.dataset);
     println!("widths      h {lo}..={hi}  (width {:.3}..=1), trained on h {:?}", arch.width_of(lo), net.meta.trained_h);
     println!(
@@ -43,7 +49,11 @@ pub fn run(args: &Args) -> Result<()> {
         human_count(net.inr_params()),
         human_bytes(net.inr_bytes())
     );
-    println!("file size   {}  (full-width weights are {:.1}× that)", human_bytes(bytes.len()), full.weight_bytes as f64 / bytes.len() as f64);
+    println!(
+        "file size   {}  (full-width weights are {:.1}× that)",
+        human_bytes(bytes.len()),
+        full.weight_bytes as f64 / bytes.len() as f64
+    );
     println!("sigma       {}", net.meta.sigma);
     println!("checksum    {:08x} (CRC-32)", net.checksum);
     if net.meta.accuracy.is_empty() {

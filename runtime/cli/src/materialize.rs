@@ -4,8 +4,8 @@ use crate::budget::{Target, WidthOrBudget};
 use crate::{decode, human_bytes, read_file};
 use anyhow::{ensure, Context, Result};
 use metamorph::materialise::scratch_len;
-use metamorph::onnx::{to_onnx, Provenance};
 use metamorph::materialise::Materialiser;
+use metamorph::onnx::{to_onnx, Provenance};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -74,9 +74,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         std::fs::rename(&tmp, path)?;
         Ok(())
     };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        e
-    })
-    .with_context(|| format!("writing {}", path.display()))
+    write()
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            e
+        })
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -26,7 +26,10 @@ pub fn run(args: &Args) -> Result<()> {
     let budget = args.budget.budget()?;
     let overhead = scratch_len(&net) * 4;
     let p = metamorph::plan::plan(&net.arch, overhead, &budget).with_context(|| {
-        let small = net.arch.costs(net.arch.h_min as usize).map(|c| (c.weight_bytes, c.macs, c.weight_bytes + c.activation_bytes + overhead));
+        let small = net
+            .arch
+            .costs(net.arch.h_min as usize)
+            .map(|c| (c.weight_bytes, c.macs, c.weight_bytes + c.activation_bytes + overhead));
         let hint = small.map_or(String::new(), |(w, m, r)| {
             format!(" (the smallest member needs {w} weight bytes, {r} RAM bytes, {m} MACs)")
         });
@@ -52,7 +55,12 @@ pub fn run(args: &Args) -> Result<()> {
         println!("width       {:.4}  (h = {} of {})", p.width, c.h, net.arch.h_max);
         println!("params      {}", human_count(c.params));
         println!("weights     {}", human_bytes(c.weight_bytes));
-        println!("RAM         {}  (weights + activations {} + materialise scratch {})", human_bytes(p.ram_bytes), human_bytes(c.activation_bytes), human_bytes(overhead));
+        println!(
+            "RAM         {}  (weights + activations {} + materialise scratch {})",
+            human_bytes(p.ram_bytes),
+            human_bytes(c.activation_bytes),
+            human_bytes(overhead)
+        );
         println!("MACs        {}", human_count(c.macs));
         if let Some(l) = budget.latency {
             println!("latency     {:.3} ms estimated", l.estimate_ms(c.macs));

@@ -68,7 +68,12 @@ fn onnx_check(path: &Path) {
         .arg(path)
         .output()
         .unwrap_or_else(|e| panic!("running {python}: {e}"));
-    assert!(out.status.success(), "onnx checker rejected {}:\n{}", path.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "onnx checker rejected {}:\n{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn data(name: &str) -> String {
@@ -122,7 +127,13 @@ fn materialize() {
     onnx_check(&out_path);
     ok(&["materialize", &f.digits, "--max-bytes", "3000", "-o", &o]);
     // No temporary file is left behind.
-    assert_eq!(std::fs::read_dir(&f.root).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp")).count(), 0);
+    assert_eq!(
+        std::fs::read_dir(&f.root)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+            .count(),
+        0
+    );
     fails(&["materialize", &f.digits, "-o", &o]); // neither width nor budget
     fails(&["materialize", &f.digits, "--width", "0.5", "--max-bytes", "3000", "-o", &o]);
     assert!(fails(&["materialize", &f.digits, "--width", "0.01", "-o", &o]).contains("smallest"));
@@ -135,7 +146,8 @@ fn materialize() {
 fn eval() {
     let f = fixture();
     for backend in ["native", "tract", "ort"] {
-        let out = ok(&["eval", &f.digits, "--data", &data("digits"), "--width", "1", "--backend", backend, "--limit", "100"]);
+        let out =
+            ok(&["eval", &f.digits, "--data", &data("digits"), "--width", "1", "--backend", backend, "--limit", "100"]);
         assert!(out.contains("accuracy"), "{out}");
     }
     ok(&["eval", &f.mnist, "--data", &data("mnist"), "--max-macs", "30000", "--limit", "50"]);

@@ -140,10 +140,7 @@ impl FromStr for Backend {
 /// Checks `input.len() == batch · sample` and names the engine on mismatch.
 pub(crate) fn check_input(engine: &str, input: &[f32], batch: usize, sample: usize) -> Result<()> {
     if batch == 0 || input.len() != batch * sample {
-        bail!(
-            "{engine}: input has {} values, expected batch {batch} × {sample} per sample",
-            input.len()
-        );
+        bail!("{engine}: input has {} values, expected batch {batch} × {sample} per sample", input.len());
     }
     Ok(())
 }

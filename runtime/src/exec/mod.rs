@@ -33,7 +33,14 @@ pub fn scratch_len(arch: &ArchSpec, h: usize, batch: usize) -> Result<usize> {
 /// Runs `batch` samples of `input` (`batch × C·H·W`) through the member of base width `h` whose
 /// parameters are `params` (all tensors concatenated in canonical order). Returns the logits,
 /// `batch × classes`, as a slice of `scratch`.
-pub fn run<'s>(arch: &ArchSpec, h: usize, params: &[f32], input: &[f32], batch: usize, scratch: &'s mut [f32]) -> Result<&'s [f32]> {
+pub fn run<'s>(
+    arch: &ArchSpec,
+    h: usize,
+    params: &[f32],
+    input: &[f32],
+    batch: usize,
+    scratch: &'s mut [f32],
+) -> Result<&'s [f32]> {
     let costs = arch.costs(h)?;
     if params.len() != costs.params {
         return Err(Error::ShapeMismatch { expected: costs.params, found: params.len() });

@@ -21,7 +21,16 @@ fn dims(s: Shape) -> Result<(usize, usize, usize)> {
 
 /// `k × k` windows with stride `s`, no padding.
 #[allow(clippy::too_many_arguments)]
-pub fn window(x: &[f32], batch: usize, input: Shape, output: Shape, k: u8, s: u8, kind: Kind, y: &mut [f32]) -> Result<()> {
+pub fn window(
+    x: &[f32],
+    batch: usize,
+    input: Shape,
+    output: Shape,
+    k: u8,
+    s: u8,
+    kind: Kind,
+    y: &mut [f32],
+) -> Result<()> {
     let (c, hi, wi) = dims(input)?;
     let (_, ho, wo) = dims(output)?;
     let (k, s) = (k as usize, s as usize);

@@ -105,7 +105,12 @@ pub fn read_f32s(bytes: &[u8], out: &mut [f32]) -> Result<()> {
 #[cfg(feature = "alloc")]
 /// Encodes f32 parameters as `dtype`, returning `(scales, data)` bytes. Int8 uses one symmetric
 /// scale per segment (`max |x| / 127`).
-pub fn encode(values: &[f32], cfg: &InrConfig, out_size: usize, dtype: DType) -> (alloc::vec::Vec<u8>, alloc::vec::Vec<u8>) {
+pub fn encode(
+    values: &[f32],
+    cfg: &InrConfig,
+    out_size: usize,
+    dtype: DType,
+) -> (alloc::vec::Vec<u8>, alloc::vec::Vec<u8>) {
     use alloc::vec::Vec;
     match dtype {
         DType::F32 => (Vec::new(), values.iter().flat_map(|v| v.to_le_bytes()).collect()),

@@ -115,7 +115,8 @@ impl Hypernet<'_> {
         for p in self.arch.params(h) {
             match p.morph {
                 Some(m) => {
-                    let t = self.tensors.get(morphed).ok_or(Error::Invalid("fewer INR tensors than the spec morphs"))?;
+                    let t =
+                        self.tensors.get(morphed).ok_or(Error::Invalid("fewer INR tensors than the spec morphs"))?;
                     if t.out_size as usize != m.values_per_row() {
                         return Err(Error::Invalid("INR output size does not match the tensor's kernel"));
                     }
@@ -123,7 +124,8 @@ impl Hypernet<'_> {
                     morphed += 1;
                 }
                 None => {
-                    let f = self.frozen.get(frozen).ok_or(Error::Invalid("fewer frozen tensors than the spec needs"))?;
+                    let f =
+                        self.frozen.get(frozen).ok_or(Error::Invalid("fewer frozen tensors than the spec needs"))?;
                     if f.len() != p.len() * 4 {
                         return Err(Error::Invalid("frozen tensor length does not match its shape"));
                     }

@@ -42,7 +42,16 @@ impl OwnedHypernet {
             }
         }
         let trained_h = [arch.h_min, arch.h_max];
-        Ok(OwnedHypernet { arch, inr, mlps, frozen, dataset: dataset.into(), trained_h, sigma: 0.0, accuracy: Vec::new() })
+        Ok(OwnedHypernet {
+            arch,
+            inr,
+            mlps,
+            frozen,
+            dataset: dataset.into(),
+            trained_h,
+            sigma: 0.0,
+            accuracy: Vec::new(),
+        })
     }
 
     /// Encodes as a complete file with INR parameters stored as `dtype`. Validates the result.

@@ -5,8 +5,8 @@ use anyhow::{bail, ensure, Context, Result};
 use prost::Message;
 use tract_onnx::pb::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::dimension::Value as DimValue,
-    tensor_shape_proto::Dimension, type_proto, AttributeProto, GraphProto, ModelProto, NodeProto,
-    OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    tensor_shape_proto::Dimension, type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
+    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
 /// The ONNX opset the writer targets (default domain).
@@ -50,12 +50,7 @@ pub fn to_model_proto(arch: &ArchSpec, h: usize, params: &[f32], provenance: &Pr
     let family = arch.name.as_str();
     arch.check_h(h).with_context(|| format!("{family}: base width {h} outside [{}, {}]", arch.h_min, arch.h_max))?;
     let costs = arch.costs(h).with_context(|| format!("{family} at h = {h}"))?;
-    ensure!(
-        params.len() == costs.params,
-        "{family} at h = {h} has {} parameters, got {}",
-        costs.params,
-        params.len()
-    );
+    ensure!(params.len() == costs.params, "{family} at h = {h} has {} parameters, got {}", costs.params, params.len());
     if let Some(i) = params.iter().position(|v| !v.is_finite()) {
         bail!("{family} at h = {h}: parameter {i} is not finite");
     }
@@ -169,7 +164,16 @@ impl Graph {
 
     /// `Conv(x, W, b)` with square kernel, stride and symmetric zero padding.
     #[allow(clippy::too_many_arguments)]
-    fn conv(&mut self, index: usize, x: &str, p: &[ParamInfo], params: &[f32], kernel: u8, stride: u8, pad: u8) -> Result<String> {
+    fn conv(
+        &mut self,
+        index: usize,
+        x: &str,
+        p: &[ParamInfo],
+        params: &[f32],
+        kernel: u8,
+        stride: u8,
+        pad: u8,
+    ) -> Result<String> {
         let (w, b) = weight_bias(p)?;
         let wn = self.init(w, &w.shape, params);
         let bn = self.init(b, &[b.shape[0]], params);

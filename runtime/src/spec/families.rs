@@ -12,14 +12,20 @@ use crate::error::Result;
 
 /// `Flatten → Dense(h) → Relu → Dense(h) → Relu → Dense(classes)` on `input`, `h` in `h_min..=h_max`.
 pub fn mlp(name: &str, input: [u16; 3], classes: u16, h_max: u16, h_min: u16) -> Result<ArchSpec> {
-    ArchSpec::new(name, input, h_max, h_min, &[
-        Layer::Flatten,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Fixed(classes) },
-    ])
+    ArchSpec::new(
+        name,
+        input,
+        h_max,
+        h_min,
+        &[
+            Layer::Flatten,
+            Layer::Dense { out: Dim::Width(1) },
+            Layer::Relu,
+            Layer::Dense { out: Dim::Width(1) },
+            Layer::Relu,
+            Layer::Dense { out: Dim::Fixed(classes) },
+        ],
+    )
 }
 
 /// NeuMeta's MNIST network: conv 3×3 1→h, conv 5×5 h→2h, conv 5×5 2h→4h (each with ReLU, the first
@@ -27,12 +33,25 @@ pub fn mlp(name: &str, input: [u16; 3], classes: u16, h_max: u16, h_min: u16) ->
 pub fn lenet(name: &str, input: [u16; 3], classes: u16, h_max: u16, h_min: u16) -> Result<ArchSpec> {
     let conv = |mult, kernel, pad| Layer::Conv2d { out: Dim::Width(mult), kernel, stride: 1, pad };
     let pool = Layer::MaxPool { kernel: 2, stride: 2 };
-    ArchSpec::new(name, input, h_max, h_min, &[
-        conv(1, 3, 1), Layer::Relu, pool,
-        conv(2, 5, 2), Layer::Relu, pool,
-        conv(4, 5, 2), Layer::Relu,
-        Layer::GlobalAvgPool, Layer::Flatten, Layer::Dense { out: Dim::Fixed(classes) },
-    ])
+    ArchSpec::new(
+        name,
+        input,
+        h_max,
+        h_min,
+        &[
+            conv(1, 3, 1),
+            Layer::Relu,
+            pool,
+            conv(2, 5, 2),
+            Layer::Relu,
+            pool,
+            conv(4, 5, 2),
+            Layer::Relu,
+            Layer::GlobalAvgPool,
+            Layer::Flatten,
+            Layer::Dense { out: Dim::Fixed(classes) },
+        ],
+    )
 }
 
 /// `models/mnist-mlp.json`: 784-h-h-10, h in 8..=256.

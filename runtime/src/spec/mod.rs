@@ -143,13 +143,7 @@ impl ArchSpec {
     /// Builds and validates a spec. Errors if it has too many layers, a name over 32 bytes, or
     /// shapes that do not chain (see [`ArchSpec::validate`]).
     pub fn new(name: &str, input: [u16; 3], h_max: u16, h_min: u16, layers: &[Layer]) -> Result<Self> {
-        let mut spec = ArchSpec {
-            name: heapless::String::new(),
-            input,
-            h_max,
-            h_min,
-            layers: heapless::Vec::new(),
-        };
+        let mut spec = ArchSpec { name: heapless::String::new(), input, h_max, h_min, layers: heapless::Vec::new() };
         spec.name.push_str(name).map_err(|_| Error::BadSpec("name longer than 32 bytes"))?;
         for l in layers {
             spec.layers.push(*l).map_err(|_| Error::BadSpec("too many layers"))?;

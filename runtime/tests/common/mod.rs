@@ -28,12 +28,13 @@ impl Rng {
 
 /// 2×2 input → dense h → relu → dense 2 (4 tensors: Row weight, bias, Pair weight, frozen bias).
 pub fn tiny_mlp() -> ArchSpec {
-    ArchSpec::new("tiny", [1, 2, 2], 4, 1, &[
-        Layer::Flatten,
-        Layer::Dense { out: Dim::Width(1) },
-        Layer::Relu,
-        Layer::Dense { out: Dim::Fixed(2) },
-    ])
+    ArchSpec::new(
+        "tiny",
+        [1, 2, 2],
+        4,
+        1,
+        &[Layer::Flatten, Layer::Dense { out: Dim::Width(1) }, Layer::Relu, Layer::Dense { out: Dim::Fixed(2) }],
+    )
     .unwrap()
 }
 
@@ -41,17 +42,23 @@ pub fn tiny_mlp() -> ArchSpec {
 /// bias, frozen bias, frozen scale) appears.
 pub fn tiny_conv() -> ArchSpec {
     let conv = |out, kernel, pad| Layer::Conv2d { out, kernel, stride: 1, pad };
-    ArchSpec::new("tiny-conv", [2, 5, 5], 6, 1, &[
-        conv(Dim::Width(1), 3, 1),
-        Layer::Relu,
-        Layer::Save,
-        conv(Dim::Width(1), 3, 1),
-        Layer::Relu,
-        Layer::AddScaled,
-        Layer::MaxPool { kernel: 2, stride: 2 },
-        Layer::Flatten,
-        Layer::Dense { out: Dim::Fixed(3) },
-    ])
+    ArchSpec::new(
+        "tiny-conv",
+        [2, 5, 5],
+        6,
+        1,
+        &[
+            conv(Dim::Width(1), 3, 1),
+            Layer::Relu,
+            Layer::Save,
+            conv(Dim::Width(1), 3, 1),
+            Layer::Relu,
+            Layer::AddScaled,
+            Layer::MaxPool { kernel: 2, stride: 2 },
+            Layer::Flatten,
+            Layer::Dense { out: Dim::Fixed(3) },
+        ],
+    )
     .unwrap()
 }
 

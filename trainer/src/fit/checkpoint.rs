@@ -33,7 +33,8 @@ pub fn save(path: &Path, state: &FitState, target: &[Tensor]) -> Result<()> {
 /// Reads a checkpoint written by [`save`] into a state shaped like `fresh` (same preset), and
 /// returns it with the saved target network.
 pub fn load(path: &Path, fresh: FitState, device: &Device) -> Result<(FitState, Vec<Tensor>)> {
-    let map = candle_core::safetensors::load(path, device).with_context(|| format!("reading checkpoint {}", path.display()))?;
+    let map = candle_core::safetensors::load(path, device)
+        .with_context(|| format!("reading checkpoint {}", path.display()))?;
     let get = |name: String| -> Result<Tensor> {
         map.get(&name).cloned().with_context(|| format!("checkpoint {} lacks tensor {name}", path.display()))
     };
@@ -44,7 +45,12 @@ pub fn load(path: &Path, fresh: FitState, device: &Device) -> Result<(FitState, 
         let mut v = Vec::new();
         for fresh_var in vars {
             let t = get(format!("inr.{i}"))?;
-            anyhow::ensure!(t.dims() == fresh_var.dims(), "checkpoint tensor inr.{i} has shape {:?}, preset wants {:?}", t.dims(), fresh_var.dims());
+            anyhow::ensure!(
+                t.dims() == fresh_var.dims(),
+                "checkpoint tensor inr.{i} has shape {:?}, preset wants {:?}",
+                t.dims(),
+                fresh_var.dims()
+            );
             v.push(Var::from_tensor(&t)?);
             i += 1;
         }
@@ -54,7 +60,8 @@ pub fn load(path: &Path, fresh: FitState, device: &Device) -> Result<(FitState, 
     anyhow::ensure!(gains.len() == mlps.len(), "checkpoint gains do not match the preset");
     let inr = Inr { cfg: fresh.inr.cfg, gains, mlps };
     let ema = (0..n).map(|i| get(format!("ema.{i}"))).collect::<Result<Vec<_>>>()?;
-    let moments = (0..n).map(|i| Ok((get(format!("adam_m.{i}"))?, get(format!("adam_v.{i}"))?))).collect::<Result<Vec<_>>>()?;
+    let moments =
+        (0..n).map(|i| Ok((get(format!("adam_m.{i}"))?, get(format!("adam_v.{i}"))?))).collect::<Result<Vec<_>>>()?;
     let counters = get("counters".into())?.to_vec1::<i64>()?;
     anyhow::ensure!(counters.len() == 2, "checkpoint counters malformed");
     let opt = AdamW { config: fresh.opt.config, vars: inr.vars(), moments, t: counters[1] as usize };

@@ -82,8 +82,8 @@ pub fn run(args: &FitArgs) -> Result<FitReport> {
                 Checkpoint { arch: arch.clone(), h, params: params.clone(), metadata }.save(path)?;
             }
             let h = arch.h_max as usize;
-            let (target, report) =
-                crate::permute::permute_tensors(arch, h, &params, args.seed).context("permuting the base network's channels")?;
+            let (target, report) = crate::permute::permute_tensors(arch, h, &params, args.seed)
+                .context("permuting the base network's channels")?;
             let (before, after) = report.tv();
             eprintln!("channel permutation: total variation {before:.2} -> {after:.2}");
             fresh.inr.fit_output_layers(arch, &target, 1e-3)?;

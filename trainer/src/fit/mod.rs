@@ -114,7 +114,10 @@ impl FitState {
         let mut mlps = Vec::new();
         let mut it = self.ema.iter();
         for (o, vars) in &self.inr.mlps {
-            let v = vars.iter().map(|_| Var::from_tensor(it.next().expect("ema matches vars"))).collect::<candle_core::Result<_>>()?;
+            let v = vars
+                .iter()
+                .map(|_| Var::from_tensor(it.next().expect("ema matches vars")))
+                .collect::<candle_core::Result<_>>()?;
             mlps.push((*o, v));
         }
         Ok(Inr { cfg: self.inr.cfg, gains: self.inr.gains.clone(), mlps })
@@ -222,11 +225,19 @@ pub fn fit(
             bar.inc(1);
         }
         if opts.eval_every > 0 && state.step % opts.eval_every == 0 {
-            let line = evaluate_widths(arch, &state.ema_inr()?, &frozen, test, opts.eval_limit, &[1.0, 0.75, 0.5, 0.25], device)?
-                .iter()
-                .map(|(h, a)| format!("h={h}: {:.2}%", a * 100.0))
-                .collect::<Vec<_>>()
-                .join("  ");
+            let line = evaluate_widths(
+                arch,
+                &state.ema_inr()?,
+                &frozen,
+                test,
+                opts.eval_limit,
+                &[1.0, 0.75, 0.5, 0.25],
+                device,
+            )?
+            .iter()
+            .map(|(h, a)| format!("h={h}: {:.2}%", a * 100.0))
+            .collect::<Vec<_>>()
+            .join("  ");
             let msg = format!("step {}: test {line}", state.step);
             match &bar {
                 Some(bar) if !bar.is_hidden() => bar.println(msg),

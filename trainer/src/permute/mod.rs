@@ -127,7 +127,8 @@ pub fn channel_groups(arch: &ArchSpec, h: usize) -> Result<Vec<Group>> {
     for (index, (layer, input, output)) in arch.walk(h).enumerate() {
         match layer {
             Layer::Dense { out } | Layer::Conv2d { out, .. } => {
-                let (Some(w), Some(bias)) = (index_of(index, ParamKind::Weight), index_of(index, ParamKind::Bias)) else {
+                let (Some(w), Some(bias)) = (index_of(index, ParamKind::Weight), index_of(index, ParamKind::Bias))
+                else {
                     bail!("layer {index} has no weight and bias");
                 };
                 if let Tag::Group(g) = tag {
@@ -314,10 +315,7 @@ pub fn to_vecs(params: &[Tensor]) -> Result<Vec<Vec<f32>>> {
 
 /// Candle tensors (shaped by [`param_shape`]) from flat values in canonical order.
 pub fn to_tensors(arch: &ArchSpec, h: usize, params: &[Vec<f32>], device: &Device) -> Result<Vec<Tensor>> {
-    arch.params(h)
-        .zip(params)
-        .map(|(p, v)| Ok(Tensor::from_slice(v, param_shape(arch, &p), device)?))
-        .collect()
+    arch.params(h).zip(params).map(|(p, v)| Ok(Tensor::from_slice(v, param_shape(arch, &p), device)?)).collect()
 }
 
 /// [`permute_flat`] for candle tensors: returns the permuted tensors and the report.
@@ -332,7 +330,8 @@ pub fn width_of(arch: &ArchSpec, params: &[Tensor]) -> Result<usize> {
     (arch.h_min as usize..=arch.h_max as usize)
         .find(|&h| {
             let infos: Vec<_> = arch.params(h).collect();
-            infos.len() == params.len() && infos.iter().zip(params).all(|(p, t)| t.dims() == param_shape(arch, p).as_slice())
+            infos.len() == params.len()
+                && infos.iter().zip(params).all(|(p, t)| t.dims() == param_shape(arch, p).as_slice())
         })
         .ok_or_else(|| anyhow::anyhow!("parameters match no width of {}", arch.name))
 }
@@ -363,7 +362,9 @@ mod tests {
 
     fn random_matrix(n: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
         let pts: Vec<[f32; 3]> = (0..n).map(|_| [rng.next_f32(), rng.next_f32(), rng.next_f32()]).collect();
-        pts.iter().map(|a| pts.iter().map(|b| a.iter().zip(b).map(|(x, y)| (x - y).abs() as f64).sum()).collect()).collect()
+        pts.iter()
+            .map(|a| pts.iter().map(|b| a.iter().zip(b).map(|(x, y)| (x - y).abs() as f64).sum()).collect())
+            .collect()
     }
 
     fn brute(d: &[Vec<f64>]) -> f64 {

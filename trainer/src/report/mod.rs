@@ -213,7 +213,8 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
         train = train.take(n);
         test = test.take(n);
     }
-    let bytes = std::fs::read(&args.hypernet).with_context(|| format!("reading hypernet {}", args.hypernet.display()))?;
+    let bytes =
+        std::fs::read(&args.hypernet).with_context(|| format!("reading hypernet {}", args.hypernet.display()))?;
     let net = metamorph::format::read(&bytes)
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("decoding hypernet {}", args.hypernet.display()))?;
@@ -257,7 +258,12 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
     let (base_params, base_source) = match &args.base {
         Some(path) => {
             let ckpt = Checkpoint::load(path, dev)?;
-            ensure!(ckpt.arch == *arch && ckpt.h == h_max, "{} is not a full-width {} network", path.display(), arch.name);
+            ensure!(
+                ckpt.arch == *arch && ckpt.h == h_max,
+                "{} is not a full-width {} network",
+                path.display(),
+                arch.name
+            );
             (ckpt.params, format!("checkpoint `{}`", path.display()))
         }
         None => (
@@ -278,7 +284,8 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
         let t = Instant::now();
         let mut hypernet = [0.0; 2];
         for (acc, k) in hypernet.iter_mut().zip(SAMPLES) {
-            let params = runtime_member(&bytes, h, k, dev).with_context(|| format!("materialising h = {h}, K = {k}"))?;
+            let params =
+                runtime_member(&bytes, h, k, dev).with_context(|| format!("materialising h = {h}, K = {k}"))?;
             *acc = base::evaluate(arch, h, &params, &test, dev)?;
         }
         seconds.hypernet += t.elapsed().as_secs_f64();

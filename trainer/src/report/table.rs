@@ -78,7 +78,12 @@ pub fn section(report: &Report) -> String {
         s,
         "Machine: {} CPUs (`nproc`), {}; device `{}`. The report took {:.0} s: {:.0} s training the \
          individually trained nets, {:.0} s materialising and evaluating the hypernet.\n",
-        r.machine.cpus, r.machine.cpu_model, r.machine.device, r.seconds.total, r.seconds.individual, r.seconds.hypernet
+        r.machine.cpus,
+        r.machine.cpu_model,
+        r.machine.device,
+        r.seconds.total,
+        r.seconds.individual,
+        r.seconds.hypernet
     );
     let _ = writeln!(
         s,
@@ -145,10 +150,7 @@ pub fn section(report: &Report) -> String {
     for t in targets::evaluate(r) {
         let _ = writeln!(s, "| {} | {} | {} |", t.name, if t.pass { "PASS" } else { "MISS" }, t.detail);
     }
-    let _ = writeln!(
-        s,
-        "\nThe width-switch latency target is not measured by this command (see `metamorph bench`).\n"
-    );
+    let _ = writeln!(s, "\nThe width-switch latency target is not measured by this command (see `metamorph bench`).\n");
     let _ = write!(s, "{close}");
     s
 }

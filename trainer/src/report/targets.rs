@@ -37,11 +37,8 @@ pub fn width_label(w: f32) -> String {
 fn accuracy_targets(report: &Report, k: usize) -> Vec<Target> {
     let kk = SAMPLES[k];
     let mut out = Vec::new();
-    let worst = report
-        .rows
-        .iter()
-        .map(|r| (r, pt(r.hypernet[k]) - pt(r.individual)))
-        .min_by(|a, b| a.1.total_cmp(&b.1));
+    let worst =
+        report.rows.iter().map(|r| (r, pt(r.hypernet[k]) - pt(r.individual))).min_by(|a, b| a.1.total_cmp(&b.1));
     if let Some((r, d)) = worst {
         out.push(Target {
             name: format!("hypernet (K = {kk}) ≥ individually trained − 0.5 pt at every width"),
@@ -57,7 +54,12 @@ fn accuracy_targets(report: &Report, k: usize) -> Vec<Target> {
             out.push(Target {
                 name: format!("hypernet (K = {kk}) ≥ individually trained at 25 %"),
                 pass: d >= -EPS,
-                detail: format!("{:.2} vs {:.2} % ({d:+.2} pt; h = {}, {unseen})", pt(r.hypernet[k]), pt(r.individual), r.h),
+                detail: format!(
+                    "{:.2} vs {:.2} % ({d:+.2} pt; h = {}, {unseen})",
+                    pt(r.hypernet[k]),
+                    pt(r.individual),
+                    r.h
+                ),
             });
             let d = pt(r.hypernet[k]) - pt(r.sliced) - 5.0;
             out.push(Target {
@@ -87,8 +89,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         });
     }
     let per_k: Vec<Vec<Target>> = (0..SAMPLES.len()).map(|k| accuracy_targets(report, k)).collect();
-    let held: Vec<u32> =
-        per_k.iter().zip(SAMPLES).filter(|(t, _)| t.iter().all(|t| t.pass)).map(|(_, k)| k).collect();
+    let held: Vec<u32> = per_k.iter().zip(SAMPLES).filter(|(t, _)| t.iter().all(|t| t.pass)).map(|(_, k)| k).collect();
     out.extend(per_k.into_iter().flatten());
     let s = &report.storage;
     let ratio = s.ratio(s.hypernet_bytes);
