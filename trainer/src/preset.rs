@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Hyperparameters of base (ordinary) training.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BaseConfig {
     /// Passes over the training set.
     pub epochs: usize,
@@ -22,6 +23,7 @@ pub struct BaseConfig {
 
 /// Hyperparameters of INR fitting.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FitConfig {
     /// Optimiser steps.
     pub steps: usize,
@@ -51,7 +53,11 @@ fn default_warmup() -> f32 {
 
 /// A training preset.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Preset {
+    /// What this preset is for (free text; experiment presets say what they change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// The network family.
     pub arch: ArchSpec,
     /// Data set name: `mnist`, `fashion-mnist` or `digits`.
