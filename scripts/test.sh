@@ -13,6 +13,9 @@ fi
 export METAMORPH_PYTHON="$root/.venv/bin/python"
 ORT_DYLIB_PATH="$(ls "$root"/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -1)"
 export ORT_DYLIB_PATH
+# Formatting and lints first: they fail fast and cost little once dependencies are checked.
+cargo fmt --all --check
+cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release --workspace
 # The runtime core without std (and so without matrixmultiply): its portable GEMM against the
 # reference executor, and the plain no-feature build the README promises.

@@ -138,9 +138,9 @@ impl<'n, 'a> Materialiser<'n, 'a> {
             let (acc, _) = split(rest, block_rows * o)?;
             for (block, dst) in out.chunks_mut(block_rows * o).enumerate() {
                 let (rows, r0) = (dst.len() / o, block * block_rows);
-                for b in 0..rows {
+                for (b, fan) in fan_in.iter_mut().enumerate().take(rows) {
                     let raw = coords::noisy(&m, total, r0 + b, is_bias, s, self.seed, amp);
-                    fan_in[b] = 1.0 / raw[5];
+                    *fan = 1.0 / raw[5];
                     // Rows share most coordinates with the previous row, and a pair row
                     // shares `j` with the row one `C_in` back: reuse their sines.
                     let (done, rest) = feats.split_at_mut(b * p);

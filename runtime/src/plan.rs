@@ -58,9 +58,9 @@ impl Budget {
     /// Whether `costs` (with `overhead_bytes` of fixed RAM) fits.
     pub fn fits(&self, costs: &Costs, overhead_bytes: usize) -> bool {
         let ram = ram_bytes(costs, overhead_bytes);
-        let ok = |limit: Option<usize>, v: usize| limit.map_or(true, |l| v <= l);
+        let ok = |limit: Option<usize>, v: usize| limit.is_none_or(|l| v <= l);
         let latency_ok =
-            self.latency.map_or(true, |l| l.macs_per_second > 0.0 && l.estimate_ms(costs.macs) <= l.target_ms);
+            self.latency.is_none_or(|l| l.macs_per_second > 0.0 && l.estimate_ms(costs.macs) <= l.target_ms);
         ok(self.max_weight_bytes, costs.weight_bytes)
             && ok(self.max_ram_bytes, ram)
             && ok(self.max_macs, costs.macs)

@@ -228,6 +228,7 @@ fn linear(x: &Tensor, w: &Var, b: &Var) -> Result<Tensor> {
 
 /// Solves `(G + λ·tr(G)/n·I) X = R` by Cholesky (`G` symmetric positive semi-definite `n × n`,
 /// `R` `n × m`); the ridge is relative to the mean diagonal so it is scale-free.
+#[allow(clippy::needless_range_loop)] // triangular solves read both indices
 fn ridge_solve(mut g: Vec<Vec<f64>>, mut r: Vec<Vec<f64>>, ridge: f64) -> Vec<Vec<f64>> {
     let n = g.len();
     let mean_diag = (0..n).map(|i| g[i][i]).sum::<f64>() / n as f64;

@@ -75,9 +75,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Ok(())
     };
     write()
-        .map_err(|e| {
+        .inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
-            e
         })
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -136,7 +136,7 @@ fn plan_step(opts: &FitOptions, arch: &ArchSpec, step: usize) -> StepPlan {
     let mut rng = Rng::new(mix64(opts.seed ^ mix64(step as u64)));
     let h_max = arch.h_max as usize;
     let warm = step < opts.warmup;
-    let full = warm || step % opts.full_every == 0;
+    let full = warm || step.is_multiple_of(opts.full_every);
     let [lo, hi] = opts.train_h;
     let h = if full && !(warm && step % 2 == 1) { h_max } else { lo as usize + rng.below((hi - lo) as usize + 1) };
     let noise = (!full).then(|| Noise { seed: rng.next_u64(), amplitude: coords::amplitude(opts.sigma) });
@@ -186,8 +186,8 @@ pub fn fit(
         let mut loss = Tensor::new(0f32, device)?;
         let mut shown = (f32::NAN, f32::NAN);
         if plan.full {
-            if !targets_at.contains_key(&plan.h) {
-                targets_at.insert(plan.h, resampled_targets(arch, target, plan.h)?);
+            if let std::collections::hash_map::Entry::Vacant(e) = targets_at.entry(plan.h) {
+                e.insert(resampled_targets(arch, target, plan.h)?);
             }
             let targets = &targets_at[&plan.h];
             let mut recon = Tensor::new(0f32, device)?;
@@ -224,7 +224,7 @@ pub fn fit(
             bar.set_message(format!("h {:>3}  ce {:.3}  recon {:.4}", plan.h, shown.0, shown.1));
             bar.inc(1);
         }
-        if opts.eval_every > 0 && state.step % opts.eval_every == 0 {
+        if opts.eval_every > 0 && state.step.is_multiple_of(opts.eval_every) {
             let line = evaluate_widths(
                 arch,
                 &state.ema_inr()?,
@@ -244,7 +244,7 @@ pub fn fit(
                 _ => eprintln!("{msg}"),
             }
         }
-        if checkpoint_every > 0 && state.step % checkpoint_every == 0 {
+        if checkpoint_every > 0 && state.step.is_multiple_of(checkpoint_every) {
             on_checkpoint(state).context("writing checkpoint")?;
         }
     }

@@ -10,11 +10,14 @@ pub fn file_name(name: &str) -> String {
     format!("accuracy-{name}.svg")
 }
 
+/// One plotted method: legend label, colour, `(width %, accuracy %)` points.
+type Series = (String, RGBColor, Vec<(f32, f32)>);
+
 /// The SVG text of `report`'s plot: test accuracy (%) against width (% of full), one line per
 /// method.
 pub fn svg(report: &Report) -> Result<String> {
     let err = |e: &dyn std::fmt::Display| anyhow!("drawing the accuracy plot: {e}");
-    let series: Vec<(String, RGBColor, Vec<(f32, f32)>)> = {
+    let series: Vec<Series> = {
         let pts = |f: &dyn Fn(&super::Row) -> f32| -> Vec<(f32, f32)> {
             report.rows.iter().map(|r| (100.0 * r.width, 100.0 * f(r))).collect()
         };
