@@ -34,6 +34,8 @@ pub mod materialise;
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
 pub mod onnx;
 pub mod plan;
+#[cfg(feature = "std")]
+pub mod process;
 #[cfg(feature = "onnx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
 pub mod switch;

@@ -31,6 +31,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    metamorph::process::quiet_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(a) => inspect::run(&a),
