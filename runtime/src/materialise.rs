@@ -84,8 +84,33 @@ impl<'n, 'a> Materialiser<'n, 'a> {
                 let bytes = self.net.frozen.get(info.frozen_index).ok_or(Error::Invalid("missing frozen tensor"))?;
                 read_f32s(bytes, out)?;
             }
-            Some(m) => self.morphed(info, m, out, scratch)?,
+            Some(m) => self.morphed(info, m, 0..m.rows(), out, scratch)?,
         }
+        Ok(out)
+    }
+
+    /// Writes rows `rows` of morphed tensor `info` (row `r` holds values `r · n .. (r + 1) · n` of
+    /// the tensor, `n` values per INR query) into `out[..rows.len() · n]`. Every row is computed
+    /// independently, so any split of a tensor into row ranges gives the same bits as
+    /// [`Materialiser::tensor`]; this is what lets callers with threads split the work.
+    /// Errors for frozen tensors, ranges outside the tensor, or a short `out`.
+    pub fn tensor_rows<'o>(
+        &self,
+        info: &ParamInfo,
+        rows: core::ops::Range<usize>,
+        out: &'o mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<&'o mut [f32]> {
+        let m = info.morph.ok_or(Error::Invalid("row ranges exist only for morphed tensors"))?;
+        if rows.start > rows.end || rows.end > m.rows() {
+            return Err(Error::ShapeMismatch { expected: m.rows(), found: rows.end });
+        }
+        let len = rows.len() * m.values_per_row();
+        if out.len() < len {
+            return Err(Error::BufferTooSmall { needed: len, provided: out.len() });
+        }
+        let out = &mut out[..len];
+        self.morphed(info, m, rows, out, scratch)?;
         Ok(out)
     }
 
@@ -95,7 +120,14 @@ impl<'n, 'a> Materialiser<'n, 'a> {
     /// `A[i] + B[j]` (see [`separable_input`]); every other sample, bias and row query evaluates
     /// the Fourier features of each row. The path depends only on the tensor and the sample, never
     /// on the scratch size.
-    fn morphed(&self, info: &ParamInfo, m: Morph, out: &mut [f32], scratch: &mut [f32]) -> Result<()> {
+    fn morphed(
+        &self,
+        info: &ParamInfo,
+        m: Morph,
+        range: core::ops::Range<usize>,
+        out: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<()> {
         let t = self.net.tensors.get(m.index).ok_or(Error::Invalid("missing INR tensor"))?;
         let (cfg, o) = (&self.net.inr, t.out_size as usize);
         let need = self.scratch_len();
@@ -119,7 +151,7 @@ impl<'n, 'a> Materialiser<'n, 'a> {
                 separable_input(&mlp, &m, total, by_i, by_j, rest)?;
                 let f = 1.0 / m.c_in as f32;
                 for (block, dst) in out.chunks_mut(ROW_BLOCK * o).enumerate() {
-                    let (rows, r0) = (dst.len() / o, block * ROW_BLOCK);
+                    let (rows, r0) = (dst.len() / o, range.start + block * ROW_BLOCK);
                     let (hid, tmp) = mlp_scratch.split_at_mut(rows * hid_n);
                     for (b, row) in hid.chunks_exact_mut(hid_n).enumerate() {
                         let r = r0 + b;
@@ -137,7 +169,7 @@ impl<'n, 'a> Materialiser<'n, 'a> {
             let (feats, rest) = split(work, block_rows * p)?;
             let (acc, _) = split(rest, block_rows * o)?;
             for (block, dst) in out.chunks_mut(block_rows * o).enumerate() {
-                let (rows, r0) = (dst.len() / o, block * block_rows);
+                let (rows, r0) = (dst.len() / o, range.start + block * block_rows);
                 for (b, fan) in fan_in.iter_mut().enumerate().take(rows) {
                     let raw = coords::noisy(&m, total, r0 + b, is_bias, s, self.seed, amp);
                     *fan = 1.0 / raw[5];
@@ -192,6 +224,39 @@ impl<'n, 'a> Materialiser<'n, 'a> {
             self.tensor(&info, &mut out[info.offset..], scratch)?;
         }
         Ok(&mut out[..total])
+    }
+
+    /// All tensors in a new `Vec`, each morphed tensor's rows split across up to `threads`
+    /// scoped threads (each with its own scratch). Bit-identical to [`Materialiser::to_vec`]
+    /// whatever the thread count (see [`Materialiser::tensor_rows`]).
+    #[cfg(feature = "std")]
+    pub fn to_vec_threaded(&self, threads: usize) -> Result<alloc::vec::Vec<f32>> {
+        let mut out = alloc::vec![0.0; self.total_len()];
+        let mut scratch: alloc::vec::Vec<alloc::vec::Vec<f32>> =
+            (0..threads.max(1)).map(|_| alloc::vec![0.0; self.scratch_len()]).collect();
+        for info in self.net.arch.params(self.h) {
+            let dst = &mut out[info.offset..info.offset + info.len()];
+            let Some(m) = info.morph.filter(|m| threads > 1 && m.rows() >= 2 * ROW_BLOCK) else {
+                self.tensor(&info, dst, &mut scratch[0])?;
+                continue;
+            };
+            let per = m.rows().div_ceil(threads).next_multiple_of(ROW_BLOCK);
+            std::thread::scope(|s| {
+                let jobs: alloc::vec::Vec<_> = dst
+                    .chunks_mut(per * m.values_per_row())
+                    .zip(scratch.iter_mut())
+                    .enumerate()
+                    .map(|(t, (part, scratch))| {
+                        let start = t * per;
+                        let rows = start..start + part.len() / m.values_per_row();
+                        s.spawn(move || self.tensor_rows(&info, rows, part, scratch).map(|_| ()))
+                    })
+                    .collect();
+                jobs.into_iter()
+                    .try_for_each(|j| j.join().unwrap_or(Err(Error::Invalid("materialiser thread panicked"))))
+            })?;
+        }
+        Ok(out)
     }
 
     /// Convenience: all tensors in a new `Vec`.

@@ -71,18 +71,27 @@ pub struct Switcher<'a> {
     seed: u64,
     cache_limit: usize,
     cache: BTreeMap<usize, Member>,
+    threads: usize,
 }
 
 impl<'a> Switcher<'a> {
-    /// A switcher for `net` on `backend`, with one INR sample per weight, seed 0 and no cache.
+    /// A switcher for `net` on `backend`, with one INR sample per weight, seed 0, no cache and
+    /// one materialising thread.
     pub fn new(net: Hypernet<'a>, backend: Backend) -> Self {
-        Switcher { net, backend, samples: 1, seed: 0, cache_limit: 0, cache: BTreeMap::new() }
+        Switcher { net, backend, samples: 1, seed: 0, cache_limit: 0, cache: BTreeMap::new(), threads: 1 }
     }
 
     /// Uses `samples` INR queries per weight (`K`, at least 1) and noise seed `seed`.
     pub fn with_samples(mut self, samples: u32, seed: u64) -> Self {
         self.samples = samples;
         self.seed = seed;
+        self
+    }
+
+    /// Materialises with up to `threads` threads (at least 1). Each thread has its own scratch,
+    /// and [`Switcher::overhead_bytes`] counts all of them; the weights are the same bits.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
         self
     }
 
@@ -109,9 +118,9 @@ impl<'a> Switcher<'a> {
         self.cache.values().map(Member::bytes).sum()
     }
 
-    /// Fixed RAM the planner adds to every member: materialiser scratch plus cache bytes.
+    /// Fixed RAM the planner adds to every member: materialiser scratch (per thread) plus cache bytes.
     pub fn overhead_bytes(&self) -> usize {
-        crate::materialise::scratch_len(&self.net) * 4 + self.cache_bytes()
+        crate::materialise::scratch_len(&self.net) * 4 * self.threads + self.cache_bytes()
     }
 
     /// Plans the widest member that fits `budget` (counting [`Switcher::overhead_bytes`]).
@@ -185,7 +194,7 @@ impl<'a> Switcher<'a> {
     pub fn materialise(&self, h: usize) -> Result<Vec<f32>> {
         let name = self.net.arch.name.as_str();
         Materialiser::new(&self.net, h, self.samples, self.seed)
-            .and_then(|m| m.to_vec())
+            .and_then(|m| m.to_vec_threaded(self.threads))
             .with_context(|| format!("materialising {name} at h = {h} (K = {})", self.samples))
     }
 

@@ -246,3 +246,32 @@ fn results_do_not_depend_on_the_scratch_size() {
         }
     }
 }
+
+#[test]
+fn threaded_materialisation_gives_the_same_bits() {
+    let bytes =
+        random_hypernet(wide_mlp(), InrConfig { bands: 3, hidden: 12, depth: 1, norm: 20.0 }, 31).to_bytes().unwrap();
+    let net = format::read(&bytes).unwrap();
+    for samples in [1, 3] {
+        let m = Materialiser::new(&net, 20, samples, 9).unwrap();
+        let one = m.to_vec().unwrap();
+        for threads in 1..=4 {
+            assert_eq!(m.to_vec_threaded(threads).unwrap(), one, "K = {samples}, {threads} threads");
+        }
+    }
+}
+
+#[test]
+fn row_ranges_are_checked() {
+    let bytes = random_hypernet(wide_mlp(), SMALL_INR, 5).to_bytes().unwrap();
+    let net = format::read(&bytes).unwrap();
+    let m = Materialiser::new(&net, 20, 1, 0).unwrap();
+    let infos: Vec<ParamInfo> = net.arch.params(20).collect();
+    let mut scratch = vec![0.0; m.scratch_len()];
+    let mut out = vec![0.0; 1000];
+    let pair = infos.iter().find(|p| p.morph.is_some_and(|m| m.rows() == 400)).unwrap();
+    assert!(m.tensor_rows(pair, 390..401, &mut out, &mut scratch).is_err());
+    assert!(m.tensor_rows(pair, 0..400, &mut out[..10], &mut scratch).is_err());
+    let frozen = infos.iter().find(|p| p.morph.is_none()).unwrap();
+    assert!(m.tensor_rows(frozen, 0..1, &mut out, &mut scratch).is_err());
+}

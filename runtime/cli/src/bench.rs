@@ -99,7 +99,7 @@ pub fn run(args: &Args) -> Result<()> {
             }
         };
         let load = time(args.reps, || backend.load(&source))?;
-        let mut switcher = Switcher::new(net.clone(), backend);
+        let mut switcher = Switcher::new(net.clone(), backend).with_threads(crate::threads());
         let switch = time(args.reps, || switcher.switch(&budget))?;
         let phases = switcher.switch(&budget)?.timings;
         notes.push(format!(
@@ -148,7 +148,7 @@ pub fn run(args: &Args) -> Result<()> {
     let m = Materialiser::new(&net, h, 1, 0)?;
     let peak = (m.largest_tensor() + m.scratch_len()) * 4;
     rows.push(Row {
-        measure: "materialisation peak RAM".into(),
+        measure: "materialisation peak RAM, one thread".into(),
         value: human_bytes(peak),
         reference: format!("{} weights", human_bytes(costs.weight_bytes)),
         ratio: format!("{:.2}×", peak as f64 / costs.weight_bytes as f64),
@@ -160,10 +160,11 @@ pub fn run(args: &Args) -> Result<()> {
     ));
     notes.push("INR: pair weights' noise-free first layer is separable (A[i] + B[j]), so materialisation runs fewer FLOPs than the definition and can exceed the GEMM reference".into());
     let title = format!(
-        "{name}: {} params, {} ONNX bytes, median of {} runs",
+        "{name}: {} params, {} ONNX bytes, median of {} runs; switches materialise on {} threads, the INR throughput row on one",
         params.len(),
         human_bytes(onnx.len()),
-        args.reps
+        args.reps,
+        crate::threads()
     );
     if args.markdown {
         print_markdown(args, &title, &rows, &notes);

@@ -50,7 +50,7 @@ pub fn run(args: &Args) -> Result<()> {
     check_shape(&set, net.arch.input, &data, &family)?;
     let lo = net.arch.costs(net.arch.h_min as usize)?.macs;
     let hi = net.arch.costs(net.arch.h_max as usize)?.macs;
-    let mut switcher = Switcher::new(net, args.backend);
+    let mut switcher = Switcher::new(net, args.backend).with_threads(crate::threads());
     println!(
         "{family} on {} ({} test images), backend {}; power budget = MACs per inference, scaled by battery",
         data.display(),

@@ -53,3 +53,8 @@ pub fn human_count(n: usize) -> String {
 pub fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
+
+/// Threads the device commands materialise with: every core this process may use.
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
