@@ -249,13 +249,7 @@ impl Checkpoint {
         meta.insert("arch".into(), serde_json::to_string(&self.arch)?);
         meta.insert("h".into(), self.h.to_string());
         let data = safetensors::serialize(views, Some(meta)).context("serialising safetensors")?;
-        let tmp = path.with_extension(match path.extension() {
-            Some(e) => format!("{}.tmp", e.to_string_lossy()),
-            None => "tmp".into(),
-        });
-        std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-        Ok(())
+        crate::io::write_bytes_atomic(path, &data)
     }
 
     /// Reads a file written by [`Checkpoint::save`]. Errors name the file and the missing or
