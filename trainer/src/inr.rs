@@ -93,23 +93,6 @@ impl Inr {
         Ok(Inr { cfg, mlps, gains })
     }
 
-    /// Wraps flat parameter vectors (segment order, as in a hypernet file) as `Var`s.
-    pub fn from_flat(cfg: InrConfig, flat: &[(usize, Vec<f32>)], device: &Device) -> Result<Self> {
-        let mut mlps = Vec::new();
-        for (o, values) in flat {
-            let mut vars = Vec::new();
-            for s in 0..cfg.segment_count() {
-                let seg = cfg.segment(s, *o);
-                let data = &values[seg.offset..seg.offset + seg.len];
-                let shape = segment_shape(&cfg, s, *o);
-                vars.push(Var::from_tensor(&Tensor::from_slice(data, shape, device)?)?);
-            }
-            mlps.push((*o, vars));
-        }
-        let gains = vec![1.0; mlps.len()];
-        Ok(Inr { cfg, mlps, gains })
-    }
-
     /// Flat parameter vectors in segment order (what a hypernet file stores), gains folded in.
     pub fn to_flat(&self) -> Result<Vec<(usize, Vec<f32>)>> {
         self.mlps
@@ -255,26 +238,6 @@ fn ridge_solve(mut g: Vec<Vec<f64>>, mut r: Vec<Vec<f64>>, ridge: f64) -> Vec<Ve
         }
     }
     r
-}
-
-/// candle shape of MLP segment `s`: matrices `[out, in]`, vectors `[n]`.
-pub fn segment_shape(cfg: &InrConfig, s: usize, out_size: usize) -> Vec<usize> {
-    let (h, p, last) = (cfg.hidden as usize, cfg.features(), cfg.segment_count());
-    if s == 0 {
-        vec![h, p]
-    } else if s == last - 2 {
-        vec![out_size, h]
-    } else if s == last - 1 {
-        vec![out_size]
-    } else if s == 1 {
-        vec![h]
-    } else {
-        match (s - 2) % 3 {
-            0 => vec![h, h],
-            1 => vec![h],
-            _ => vec![1],
-        }
-    }
 }
 
 /// The base network's frozen tensors (canonical order) at full width, as candle tensors.
