@@ -35,11 +35,14 @@ fn convnet() -> ArchSpec {
     .unwrap()
 }
 
-/// Random INR + random frozen tensors → (candle INR, frozen tensors, file bytes).
-fn setup(arch: &ArchSpec, sigma: f32) -> (Inr, Vec<Tensor>, Vec<u8>) {
+/// Random INR (weights standardised or not) + random frozen tensors → (candle INR, frozen
+/// tensors, file bytes).
+fn setup(arch: &ArchSpec, sigma: f32, standardise: bool) -> (Inr, Vec<Tensor>, Vec<u8>) {
     let dev = Device::Cpu;
     let cfg = InrConfig { bands: 5, hidden: 24, depth: 2, norm: 32.0 };
-    let inr = Inr::init(arch, cfg, 3, &dev).unwrap();
+    let mut inr = Inr::init(arch, cfg, 3, &dev).unwrap();
+    inr.standardise = standardise;
+    inr.gains = (0..inr.gains.len()).map(|i| 0.5 + i as f32).collect();
     let frozen: Vec<Tensor> = arch
         .params(arch.h_max as usize)
         .filter(|p| p.morph.is_none())
@@ -63,15 +66,27 @@ fn flat(ts: &[Tensor]) -> Vec<f32> {
 
 #[test]
 fn noise_free_members_agree_at_every_width() {
-    for arch in [mlp(), convnet()] {
-        let (inr, frozen, bytes) = setup(&arch, 1.0);
+    for (arch, standardise) in [(mlp(), false), (convnet(), false), (mlp(), true), (convnet(), true)] {
+        let (inr, frozen, bytes) = setup(&arch, 1.0, standardise);
         let net = format::read(&bytes).unwrap();
         for h in [arch.h_min as usize, arch.h_max as usize / 2 + 1, arch.h_max as usize] {
             let runtime = Materialiser::new(&net, h, 1, 0).unwrap().to_vec().unwrap();
             let candle = flat(&inr.member(&arch, h, &frozen, None, &Device::Cpu).unwrap());
-            assert_close(&candle, &runtime, &format!("{} h={h}", arch.name));
+            assert_close(&candle, &runtime, &format!("{} h={h} standardise={standardise}", arch.name));
         }
     }
+}
+
+#[test]
+fn standardisation_changes_the_weights_it_folds_into_the_file() {
+    // Guards the test above: the standardised path is a different function, not a no-op.
+    let arch = convnet();
+    let (plain, frozen, _) = setup(&arch, 1.0, false);
+    let (standardised, _, _) = setup(&arch, 1.0, true);
+    let h = arch.h_max as usize;
+    let a = flat(&plain.member(&arch, h, &frozen, None, &Device::Cpu).unwrap());
+    let b = flat(&standardised.member(&arch, h, &frozen, None, &Device::Cpu).unwrap());
+    assert!(a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-3 * x.abs().max(1e-3)));
 }
 
 #[test]
@@ -79,7 +94,7 @@ fn noisy_samples_agree_with_the_runtime_k_average() {
     // Runtime K = 2 is the mean of sample 0 (no noise) and sample 1 (noise of the given seed);
     // the trainer reproduces sample 1 with the same seed.
     let arch = mlp();
-    let (inr, frozen, bytes) = setup(&arch, 1.0);
+    let (inr, frozen, bytes) = setup(&arch, 1.0, true);
     let net = format::read(&bytes).unwrap();
     let seed = 99;
     let h = 17;

@@ -4,7 +4,7 @@
 //! (`metamorph::inr::{coords, features}`), so both sides see identical inputs; only the MLP runs in
 //! candle. `tests/inr_agreement.rs` checks the two INRs agree through a file round trip.
 
-use candle_core::{Device, Result, Tensor, Var};
+use candle_core::{DType, Device, Result, Tensor, Var};
 use metamorph::inr::{coords, features::fourier, InrConfig};
 use metamorph::spec::{ArchSpec, Morph, ParamInfo, ParamKind};
 
@@ -29,6 +29,9 @@ pub struct Inr {
     /// `W_out, b_out` (what the file stores) are `gain ·` the trained ones, so Adam's steps act on
     /// a well-scaled read-out even when weights × fan-in are in the tens.
     pub gains: Vec<f32>,
+    /// Standardise every morphed tensor (see [`Inr::reference_stats`]). Folded into `W_out, b_out` on
+    /// export, so the file and the runtime do not know about it.
+    pub standardise: bool,
 }
 
 /// Features `[rows, 6 + 12F]` and `1 / C_in` `[rows, 1]` of a morphed tensor's rows, computed
@@ -90,24 +93,53 @@ impl Inr {
             mlps.push((o, vars));
         }
         let gains = vec![1.0; mlps.len()];
-        Ok(Inr { cfg, mlps, gains })
+        Ok(Inr { cfg, mlps, gains, standardise: false })
     }
 
-    /// Flat parameter vectors in segment order (what a hypernet file stores), gains folded in.
-    pub fn to_flat(&self) -> Result<Vec<(usize, Vec<f32>)>> {
-        self.mlps
-            .iter()
-            .zip(&self.gains)
-            .map(|((o, vars), &gain)| {
-                let mut v = Vec::new();
-                for (s, var) in vars.iter().enumerate() {
-                    let t = var.as_tensor().flatten_all()?;
-                    let t = if s + 2 >= vars.len() { (t * gain as f64)? } else { t };
-                    v.extend(t.to_vec1::<f32>()?);
-                }
-                Ok((*o, v))
-            })
-            .collect()
+    /// Flat parameter vectors in segment order (what a hypernet file stores), with the gains and
+    /// any standardisation folded into the read-out: `W_out · g/σ` and `(b_out − μ) · g/σ`.
+    pub fn to_flat(&self, arch: &ArchSpec) -> Result<Vec<(usize, Vec<f32>)>> {
+        let full: Vec<ParamInfo> = arch.params(arch.h_max as usize).filter(|p| p.morph.is_some()).collect();
+        let mut out = Vec::new();
+        for (p, ((o, vars), &gain)) in full.iter().zip(self.mlps.iter().zip(&self.gains)) {
+            let n = vars.len();
+            let (mut w_out, mut b_out) = (vars[n - 2].as_tensor().clone(), vars[n - 1].as_tensor().clone());
+            if let Some((mu, sigma)) = self.reference_stats(arch, p, w_out.device())? {
+                w_out = w_out.broadcast_div(&sigma)?;
+                b_out = (b_out - mu)?.broadcast_div(&sigma)?;
+            }
+            let mut v = Vec::new();
+            for var in &vars[..n - 2] {
+                v.extend(var.as_tensor().flatten_all()?.to_vec1::<f32>()?);
+            }
+            for t in [w_out, b_out] {
+                v.extend((t.flatten_all()? * gain as f64)?.to_vec1::<f32>()?);
+            }
+            out.push((*o, v));
+        }
+        Ok(out)
+    }
+
+    /// For a standardised INR, the mean `μ` `[O]` (per output) and standard deviation `σ` `[1]`
+    /// (over all values) of morphed tensor `p`'s read-out before the gain, over the noise-free
+    /// full-width grid; `None` otherwise. Dividing every width's read-out by these statistics makes the
+    /// generated weights blind to shifts and scalings shared by all of a tensor's rows, which is
+    /// what an optimiser step on the shared MLP mostly produces; because the statistics depend on
+    /// the parameters only, never on the width, they fold into the read-out exactly.
+    pub fn reference_stats(&self, arch: &ArchSpec, p: &ParamInfo, device: &Device) -> Result<Option<(Tensor, Tensor)>> {
+        let Some(m) = p.morph.filter(|_| self.standardise) else {
+            return Ok(None);
+        };
+        let full = arch
+            .params(arch.h_max as usize)
+            .find_map(|q| q.morph.filter(|f| f.index == m.index))
+            .ok_or_else(|| candle_core::Error::Msg("morphed tensor missing at full width".into()))?;
+        let (feats, _) = row_inputs(&self.cfg, &full, p.kind == ParamKind::Bias, arch.morphed_count(), None);
+        let feats = Tensor::from_vec(feats, (full.rows(), self.cfg.features()), device)?;
+        let readout = self.readout(m.index, &feats)?;
+        let mu = readout.mean(0)?;
+        let sigma = readout.broadcast_sub(&mu)?.sqr()?.mean_all()?.sqrt()?.reshape(1)?;
+        Ok(Some((mu, (sigma + 1e-12)?)))
     }
 
     /// All trainable variables.
@@ -127,11 +159,12 @@ impl Inr {
         Ok(h)
     }
 
-    /// MLP forward of morphed tensor `index` on `feats` `[rows, P]` → `[rows, O]` (before fan-in).
-    pub fn forward(&self, index: usize, feats: &Tensor) -> Result<Tensor> {
+    /// Read-out of morphed tensor `index` on `feats` `[rows, P]` → `[rows, O]` (before
+    /// standardisation, gain and fan-in).
+    pub fn readout(&self, index: usize, feats: &Tensor) -> Result<Tensor> {
         let vars = &self.mlps[index].1;
         let n = vars.len();
-        linear(&self.hidden(index, feats)?, &vars[n - 2], &vars[n - 1])? * self.gains[index] as f64
+        linear(&self.hidden(index, feats)?, &vars[n - 2], &vars[n - 1])
     }
 
     /// Sets every MLP's output layer to the ridge-regression fit of `target` (the full-width
@@ -150,10 +183,10 @@ impl Inr {
             let feats = Tensor::from_vec(feats, (rows, self.cfg.features()), device)?;
             let hidden = self.hidden(m.index, &feats)?;
             let ones = Tensor::ones((rows, 1), hidden.dtype(), device)?;
-            let x = Tensor::cat(&[&hidden, &ones], 1)?.to_dtype(candle_core::DType::F64)?;
+            let x = Tensor::cat(&[&hidden, &ones], 1)?.to_dtype(DType::F64)?;
             // The MLP output is the weight times the fan-in C_in (= 1 / inv).
-            let fan_in = Tensor::from_vec(inv, (rows, 1), device)?.recip()?.to_dtype(candle_core::DType::F64)?;
-            let y = t.reshape((rows, m.values_per_row()))?.to_dtype(candle_core::DType::F64)?.broadcast_mul(&fan_in)?;
+            let fan_in = Tensor::from_vec(inv, (rows, 1), device)?.recip()?.to_dtype(DType::F64)?;
+            let y = t.reshape((rows, m.values_per_row()))?.to_dtype(DType::F64)?.broadcast_mul(&fan_in)?;
             let gain = y.sqr()?.mean_all()?.sqrt()?.to_scalar::<f64>()?.max(1e-6);
             self.gains[m.index] = gain as f32;
             let y = (y / gain)?;
@@ -172,6 +205,45 @@ impl Inr {
         Ok(())
     }
 
+    /// Starts each tensor as a random network at the base network's scale, for fitting without
+    /// reconstruction. The read-out is rescaled and offset so that over the noise-free full-width
+    /// grid every output (kernel position) has zero mean and the read-out unit variance: a shared
+    /// offset would outweigh the variation between channels, and a small read-out behind a large
+    /// gain turns each optimiser step into a large relative change of the weights. Then the gains are set layer by layer, in order, so that on the images
+    /// `x` each layer's output has the standard deviation it has in the `target` network: generated weights vary smoothly across channels, so their sums
+    /// grow with the fan-in rather than its square root, and matching the weights' RMS alone
+    /// leaves logits in the hundreds.
+    pub fn match_scale(&mut self, arch: &ArchSpec, target: &[Tensor], x: &Tensor) -> Result<()> {
+        let h = arch.h_max as usize;
+        let device = x.device();
+        for (p, t) in arch.params(h).zip(target) {
+            let Some(m) = p.morph else { continue };
+            let (feats, _) = row_inputs(&self.cfg, &m, p.kind == ParamKind::Bias, arch.morphed_count(), None);
+            let feats = Tensor::from_vec(feats, (m.rows(), self.cfg.features()), device)?;
+            let vars = &self.mlps[m.index].1;
+            let (w_out, b_out) = (&vars[vars.len() - 2], &vars[vars.len() - 1]);
+            let raw = self.hidden(m.index, &feats)?.matmul(&w_out.as_tensor().t()?)?;
+            let mean = raw.mean(0)?;
+            let scale = std_dev(&raw.broadcast_sub(&mean)?)?.max(1e-12);
+            w_out.set(&(w_out.as_tensor() / scale)?)?;
+            b_out.set(&(mean.neg()? / scale)?)?;
+            self.gains[m.index] = 1.0;
+            let generated = self.generate(arch, &p, None, device)?;
+            self.gains[m.index] = (std_dev(t)? / std_dev(&generated)?.max(1e-12)) as f32;
+        }
+        let frozen = frozen_of(arch, target);
+        let wanted = layer_outputs(arch, target, x)?;
+        for layer in arch.params(h).filter(|p| p.kind == ParamKind::Weight && p.morph.is_some()).map(|p| p.layer) {
+            let got = layer_outputs(arch, &self.member(arch, h, &frozen, None, device)?, x)?;
+            let ratio = (std_dev(&wanted[layer])? / std_dev(&got[layer])?.max(1e-12)) as f32;
+            // Weight and bias together, so the layer's output scales by exactly `ratio`.
+            for m in arch.params(h).filter(|p| p.layer == layer).filter_map(|p| p.morph) {
+                self.gains[m.index] *= ratio;
+            }
+        }
+        Ok(())
+    }
+
     /// Generates morphed parameter `p` (shaped by [`param_shape`]) at its width.
     pub fn generate(&self, arch: &ArchSpec, p: &ParamInfo, noise: Option<Noise>, device: &Device) -> Result<Tensor> {
         let m = p.morph.ok_or_else(|| candle_core::Error::Msg("generate called on a frozen tensor".into()))?;
@@ -179,7 +251,11 @@ impl Inr {
         let rows = m.rows();
         let feats = Tensor::from_vec(feats, (rows, self.cfg.features()), device)?;
         let inv = Tensor::from_vec(inv, (rows, 1), device)?;
-        let out = self.forward(m.index, &feats)?.broadcast_mul(&inv)?;
+        let mut out = self.readout(m.index, &feats)?;
+        if let Some((mu, sigma)) = self.reference_stats(arch, p, device)? {
+            out = out.broadcast_sub(&mu)?.broadcast_div(&sigma)?;
+        }
+        let out = (out * self.gains[m.index] as f64)?.broadcast_mul(&inv)?;
         out.reshape(param_shape(arch, p))
     }
 
@@ -203,6 +279,21 @@ impl Inr {
             })
             .collect()
     }
+}
+
+/// Root mean square of a tensor's values (their standard deviation about zero).
+fn std_dev(t: &Tensor) -> Result<f64> {
+    t.sqr()?.mean_all()?.sqrt()?.to_dtype(DType::F64)?.to_scalar::<f64>()
+}
+
+/// Every layer's output of the member `params` at full width on `x`.
+fn layer_outputs(arch: &ArchSpec, params: &[Tensor], x: &Tensor) -> Result<Vec<Tensor>> {
+    let mut outputs = Vec::new();
+    crate::net::forward_with(arch, arch.h_max as usize, params, x, &mut |_, _, y| {
+        outputs.push(y.clone());
+        Ok(y)
+    })?;
+    Ok(outputs)
 }
 
 fn linear(x: &Tensor, w: &Var, b: &Var) -> Result<Tensor> {

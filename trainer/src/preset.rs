@@ -41,6 +41,27 @@ pub struct FitConfig {
     /// Learning rate after the warm-up, as a fraction of `lr`.
     #[serde(default = "default_finetune_lr")]
     pub finetune_lr: f64,
+    /// Start from the ridge read-out fitted to the base network and keep the reconstruction
+    /// term (the default). `false`: a random read-out scaled to the base network's weights and no
+    /// reconstruction, for tensors the INR cannot reproduce (5×5 kernels): fitting them drives
+    /// their weights towards zero, where consecutive layers stall each other's gradients.
+    #[serde(default = "default_true")]
+    pub reconstruct: bool,
+    /// Standardise each generated tensor by its read-out's mean and standard deviation over the
+    /// full-width grid, then scale it by a fixed gain (all folded into the file on export). Without
+    /// it, an optimiser step on the shared MLP shifts every value of a tensor together, by far more
+    /// than the values differ. The price: each tensor's scale stays at its initial value and every
+    /// bias vector has zero mean.
+    #[serde(default)]
+    pub standardise: bool,
+    /// Weight of distillation from the full-width base network: `KL(teacher ‖ member)` on the
+    /// step's images, added to the cross-entropy at every width.
+    #[serde(default)]
+    pub distill: f64,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_finetune_lr() -> f64 {

@@ -4,7 +4,7 @@
 use candle_core::{Device, Tensor};
 use metamorph_trainer::base::init_params;
 use metamorph_trainer::data::{Dataset, Split};
-use metamorph_trainer::fit::{checkpoint, fit, resampled_targets, FitOptions, FitState};
+use metamorph_trainer::fit::{checkpoint, distillation, fit, resampled_targets, FitOptions, FitState};
 use metamorph_trainer::preset::Preset;
 
 fn tiny() -> (Preset, FitOptions, Vec<Tensor>, Dataset) {
@@ -109,4 +109,69 @@ fn a_checkpoint_of_another_preset_is_a_clear_error() {
     let fresh = FitState::new(&other.arch, &other, 0, &dev).unwrap();
     let err = checkpoint::load(&path, fresh, &dev).err().expect("shape mismatch must be an error");
     assert!(format!("{err:#}").contains("shape"), "{err:#}");
+}
+
+#[test]
+fn without_reconstruction_each_layer_starts_at_the_targets_activation_scale() {
+    let (preset, _, target, data) = tiny();
+    let arch = &preset.arch;
+    let (h, dev) = (arch.h_max as usize, Device::Cpu);
+    let (x, _) = data.batch(&(0..data.n).collect::<Vec<_>>(), &dev).unwrap();
+    let mut state = FitState::new(arch, &preset, 0, &dev).unwrap();
+    let rms = |t: &Tensor| t.sqr().unwrap().mean_all().unwrap().sqrt().unwrap().to_scalar::<f32>().unwrap();
+    let outputs = |params: &[Tensor]| {
+        let mut out = Vec::new();
+        metamorph_trainer::net::forward_with(arch, h, params, &x, &mut |_, _, y| {
+            out.push(rms(&y));
+            Ok(y)
+        })
+        .unwrap();
+        out
+    };
+    let frozen = metamorph_trainer::inr::frozen_of(arch, &target);
+    let before = outputs(&state.inr.member(arch, h, &frozen, None, &dev).unwrap());
+    state.inr.match_scale(arch, &target, &x).unwrap();
+    let (want, got) = (outputs(&target), outputs(&state.inr.member(arch, h, &frozen, None, &dev).unwrap()));
+    // Layers whose tensors are all morphed (a frozen bias keeps its scale).
+    let all_morphed = |layer| arch.params(h).filter(|p| p.layer == layer).all(|p| p.morph.is_some());
+    let layers: Vec<usize> = arch.params(h).map(|p| p.layer).filter(|&l| all_morphed(l)).collect();
+    assert!(layers.len() >= 2);
+    for layer in layers {
+        assert!(
+            (got[layer] - want[layer]).abs() <= 1e-3 * want[layer],
+            "layer {layer}: {} vs {}",
+            got[layer],
+            want[layer]
+        );
+    }
+    assert_ne!(before, got, "the scales were not already right");
+}
+
+#[test]
+fn distillation_pulls_the_member_towards_the_teacher() {
+    let (mut preset, _, target, data) = tiny();
+    preset.fit.reconstruct = false;
+    preset.fit.distill = 20.0;
+    let arch = &preset.arch;
+    let dev = Device::Cpu;
+    let h = arch.h_max as usize;
+    let mut opts = FitOptions::from_preset(&preset);
+    opts.set_steps(&preset, 40);
+    (opts.batch, opts.eval_every, opts.progress, opts.full_every) = (32, 0, false, 1);
+    assert_eq!((opts.warmup, opts.recon_weight), (0, 0.0), "no reconstruction phase or term");
+    let mut state = FitState::new(arch, &preset, 0, &dev).unwrap();
+    let (x, _) = data.batch(&(0..data.n).collect::<Vec<_>>(), &dev).unwrap();
+    state.inr.match_scale(arch, &target, &x).unwrap();
+    let teacher = metamorph_trainer::net::forward(arch, h, &target, &x).unwrap();
+    let frozen = metamorph_trainer::inr::frozen_of(arch, &target);
+    let kl = |s: &FitState| {
+        let member = s.inr.member(arch, h, &frozen, None, &dev).unwrap();
+        let logits = metamorph_trainer::net::forward(arch, h, &member, &x).unwrap();
+        distillation(&teacher, &logits).unwrap().to_scalar::<f32>().unwrap()
+    };
+    assert_eq!(distillation(&teacher, &teacher).unwrap().to_scalar::<f32>().unwrap(), 0.0);
+    let before = kl(&state);
+    fit(arch, &target, &data, &data, &opts, &mut state, 0, |_| Ok(()), &dev).unwrap();
+    let after = kl(&state);
+    assert!(after < 0.7 * before, "KL to the teacher {before} -> {after}");
 }

@@ -59,8 +59,7 @@ pub fn run(args: &FitArgs) -> Result<FitReport> {
     opts.seed = args.seed;
     opts.progress = args.progress;
     if let Some(steps) = args.steps {
-        opts.steps = steps;
-        opts.warmup = (steps as f32 * preset.fit.warmup) as usize;
+        opts.set_steps(&preset, steps);
     }
     let mut fresh = FitState::new(arch, &preset, args.seed, dev)?;
     let resume = args.checkpoint.as_ref().filter(|p| p.exists());
@@ -86,7 +85,12 @@ pub fn run(args: &FitArgs) -> Result<FitReport> {
                 .context("permuting the base network's channels")?;
             let (before, after) = report.tv();
             eprintln!("channel permutation: total variation {before:.2} -> {after:.2}");
-            fresh.inr.fit_output_layers(arch, &target, 1e-3)?;
+            if preset.fit.reconstruct {
+                fresh.inr.fit_output_layers(arch, &target, 1e-3)?;
+            } else {
+                let (x, _) = train.batch(&(0..256.min(train.n)).collect::<Vec<_>>(), dev)?;
+                fresh.inr.match_scale(arch, &target, &x)?;
+            }
             fresh.ema = fresh.inr.vars().iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
             (fresh, target, Some(acc))
         }

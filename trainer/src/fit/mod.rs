@@ -2,8 +2,9 @@
 //!
 //! Each step draws a base width from the training range (every `full_every`-th step is full
 //! width), generates all morphed tensors from the INR (with coordinate noise on partial-width
-//! steps), and minimises `CE + 1e-4 Σ‖W‖₂ + λ · R`, where `R` is the relative squared error
-//! against the permuted base network, applied on full-width steps. A short reconstruction-only
+//! steps), and minimises `CE + δ · KL + 1e-4 Σ‖W‖₂ + λ · R`, where `KL` distils the full-width
+//! base network into the member (δ = 0 unless the preset asks) and `R` is the relative squared
+//! error against the permuted base network, applied on full-width steps. A reconstruction-only
 //! warm-up starts the INR near the base network. AdamW with element-wise gradient clipping,
 //! cosine schedule, and an EMA of the parameters used for evaluation and export.
 //!
@@ -15,8 +16,9 @@ pub mod checkpoint;
 pub mod command;
 
 use anyhow::{Context, Result};
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Device, Tensor, Var, D};
 use candle_nn::loss::cross_entropy;
+use candle_nn::ops::log_softmax;
 use indicatif::{ProgressBar, ProgressStyle};
 use metamorph::inr::{coords, noise::mix64};
 use metamorph::spec::ArchSpec;
@@ -46,8 +48,10 @@ pub struct FitOptions {
     pub train_h: [u16; 2],
     /// Every this many steps is a noise-free full-width step with the reconstruction term.
     pub full_every: usize,
-    /// Weight λ of the reconstruction term.
+    /// Weight λ of the reconstruction term (0: none).
     pub recon_weight: f64,
+    /// Weight δ of distillation from the full-width base network (0: none).
+    pub distill: f64,
     /// Weight of the norm term `Σ‖W‖₂`.
     pub norm_weight: f64,
     /// EMA decay of the evaluation parameters.
@@ -67,16 +71,17 @@ pub struct FitOptions {
 impl FitOptions {
     /// Defaults from a preset: its step budget, batch, lr, σ and training range.
     pub fn from_preset(p: &Preset) -> Self {
-        FitOptions {
-            steps: p.fit.steps,
-            warmup: (p.fit.steps as f32 * p.fit.warmup) as usize,
+        let mut opts = FitOptions {
+            steps: 0,
+            warmup: 0,
             batch: p.fit.batch,
             lr: p.fit.lr,
             finetune_lr: p.fit.finetune_lr,
             sigma: p.fit.sigma,
             train_h: p.train_h,
             full_every: 4,
-            recon_weight: 1.0,
+            recon_weight: if p.fit.reconstruct { 1.0 } else { 0.0 },
+            distill: p.fit.distill,
             norm_weight: 1e-4,
             ema: 0.995,
             clip: 10.0,
@@ -84,7 +89,16 @@ impl FitOptions {
             eval_limit: 2000,
             seed: 0,
             progress: true,
-        }
+        };
+        opts.set_steps(p, p.fit.steps);
+        opts
+    }
+
+    /// Sets the step budget, with the preset's share of reconstruction warm-up (none when the
+    /// preset does not reconstruct).
+    pub fn set_steps(&mut self, p: &Preset, steps: usize) {
+        self.steps = steps;
+        self.warmup = if p.fit.reconstruct { (steps as f32 * p.fit.warmup) as usize } else { 0 };
     }
 }
 
@@ -103,7 +117,8 @@ pub struct FitState {
 impl FitState {
     /// A fresh state: INR initialised from `seed`.
     pub fn new(arch: &ArchSpec, preset: &Preset, seed: u64, device: &Device) -> Result<Self> {
-        let inr = Inr::init(arch, preset.inr, seed, device)?;
+        let mut inr = Inr::init(arch, preset.inr, seed, device)?;
+        inr.standardise = preset.fit.standardise;
         let ema = inr.vars().iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
         let opt = AdamW::new(inr.vars(), AdamWConfig::default())?;
         Ok(FitState { step: 0, inr, ema, opt })
@@ -120,7 +135,7 @@ impl FitState {
                 .collect::<candle_core::Result<_>>()?;
             mlps.push((*o, v));
         }
-        Ok(Inr { cfg: self.inr.cfg, gains: self.inr.gains.clone(), mlps })
+        Ok(Inr { cfg: self.inr.cfg, gains: self.inr.gains.clone(), mlps, standardise: self.inr.standardise })
     }
 }
 
@@ -147,15 +162,14 @@ fn learning_rate(opts: &FitOptions, step: usize) -> f64 {
     // Reconstruction warm-up at the peak rate, then the classification phase at a tenth of it,
     // cosine-decayed: partial-width cross-entropy gradients are large and consistent, and at the
     // warm-up rate they undo the reconstruction within a hundred steps.
+    // Both phases start with a linear ramp over the first steps of the run.
     let warm = 50.min(opts.steps / 10).max(1);
-    if step < warm {
-        return opts.lr * (step + 1) as f64 / warm as f64;
-    }
+    let ramp = ((step + 1) as f64 / warm as f64).min(1.0);
     if step < opts.warmup {
-        return opts.lr;
+        return opts.lr * ramp;
     }
     let t = (step - opts.warmup) as f64 / (opts.steps - opts.warmup).max(1) as f64;
-    opts.lr * opts.finetune_lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+    ramp * opts.lr * opts.finetune_lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
 }
 
 /// Trains `state` up to `opts.steps` (continuing from `state.step`), calling `on_checkpoint`
@@ -185,7 +199,7 @@ pub fn fit(
             arch.params(plan.h).zip(&params).filter(|(p, _)| p.morph.is_some()).map(|(_, t)| t).collect();
         let mut loss = Tensor::new(0f32, device)?;
         let mut shown = (f32::NAN, f32::NAN);
-        if plan.full {
+        if plan.full && opts.recon_weight > 0.0 {
             if let std::collections::hash_map::Entry::Vacant(e) = targets_at.entry(plan.h) {
                 e.insert(resampled_targets(arch, target, plan.h)?);
             }
@@ -202,8 +216,12 @@ pub fn fit(
             let indices: Vec<usize> = (0..opts.batch).map(|_| plan.rng.below(train.n)).collect();
             let (x, y) = train.batch(&indices, device)?;
             let logits = crate::net::forward(arch, plan.h, &params, &x)?;
-            let ce = cross_entropy(&logits, &y)?;
+            let mut ce = cross_entropy(&logits, &y)?;
             shown.0 = ce.to_scalar::<f32>()?;
+            if opts.distill > 0.0 {
+                let teacher = crate::net::forward(arch, arch.h_max as usize, target, &x)?;
+                ce = (ce + (distillation(&teacher, &logits)? * opts.distill)?)?;
+            }
             let mut norm = Tensor::new(0f32, device)?;
             for w in &morphed {
                 norm = (norm + w.sqr()?.sum_all()?.sqrt()?)?;
@@ -252,6 +270,14 @@ pub fn fit(
         bar.finish();
     }
     Ok(())
+}
+
+/// `KL(softmax(teacher) ‖ softmax(student))`, averaged over the batch.
+pub fn distillation(teacher: &Tensor, student: &Tensor) -> Result<Tensor> {
+    let log_t = log_softmax(&teacher.detach(), D::Minus1)?;
+    let log_s = log_softmax(student, D::Minus1)?;
+    let per_example = (log_t.exp()? * (&log_t - log_s)?)?.sum(D::Minus1)?;
+    Ok(per_example.mean_all()?)
 }
 
 /// Reconstruction targets at base width `h`: the full-width network resampled at the same
