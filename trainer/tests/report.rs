@@ -172,6 +172,7 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
         progress: false,
     };
     let (rep, written) = report::run(&args).unwrap();
+    assert_eq!(rep.name, "tiny", "sections are named after the preset, not the family");
     assert_eq!(rep.rows.len(), REPORT_WIDTHS.len());
     assert_eq!(rep.examples, [150, 150]);
     let full = &rep.rows[0];

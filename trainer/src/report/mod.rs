@@ -157,7 +157,7 @@ pub struct Timings {
 /// A finished report: what `docs/RESULTS.md` and the plot are rendered from.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// Family name (the section's key in `RESULTS.md`).
+    /// Preset name (the section's key in `RESULTS.md` and the plot's file name).
     pub name: String,
     /// Data set.
     pub dataset: String,
@@ -305,7 +305,8 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
     let storage = Storage::new(arch, bytes.len() as u64, &widths)?;
     seconds.total = start.elapsed().as_secs_f64();
     Ok(Report {
-        name: arch.name.to_string(),
+        // The preset's name, not the family's: one family can ship several hypernets.
+        name: Path::new(&args.preset).file_stem().map_or(args.preset.clone(), |s| s.to_string_lossy().into_owned()),
         dataset: preset.dataset.clone(),
         command: args.command_line(),
         machine: Machine::detect(&args.device),
