@@ -1,6 +1,7 @@
 //! The IDX reader on the real committed files, and its errors.
 
 use metamorph_trainer::data::{read_idx, Dataset, Split};
+use metamorph_trainer::preset::Preset;
 use std::io::Write;
 
 #[test]
@@ -102,12 +103,34 @@ fn fashion_mnist_when_fetched() {
 #[test]
 fn presets_match_the_runtime_built_in_families() {
     use metamorph::spec::families;
-    use metamorph_trainer::preset::Preset;
     for (name, arch) in [
         ("mnist-mlp", families::mnist_mlp()),
+        ("mnist-mlp-shallow", families::mnist_mlp()),
         ("digits-mlp", families::digits_mlp()),
         ("mnist-lenet", families::mnist_lenet()),
     ] {
         assert_eq!(Preset::load(name).unwrap().arch, arch, "models/{name}.json and spec::families disagree");
     }
+}
+
+#[test]
+fn every_shipped_hypernet_matches_its_preset() {
+    let models = metamorph_trainer::preset::repo_root().join("models");
+    let mut shipped = 0;
+    for entry in std::fs::read_dir(&models).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension() != Some("mmh".as_ref()) {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_str().unwrap();
+        let preset = Preset::load(name).unwrap_or_else(|e| panic!("{} has no preset: {e:#}", path.display()));
+        let bytes = std::fs::read(&path).unwrap();
+        let net = metamorph::format::read(&bytes).unwrap();
+        assert_eq!(net.arch, preset.arch, "{name}: family");
+        assert_eq!(net.inr, preset.inr, "{name}: INR size");
+        assert_eq!((net.meta.trained_h, net.meta.dataset), (preset.train_h, preset.dataset.as_str()), "{name}");
+        assert!(!net.meta.accuracy.is_empty(), "{name}: exported without its accuracy table");
+        shipped += 1;
+    }
+    assert!(shipped >= 2, "models/ should hold the shipped hypernets");
 }
