@@ -122,10 +122,10 @@ impl Inr {
 
     /// For a standardised INR, the mean `μ` `[O]` (per output) and standard deviation `σ` `[1]`
     /// (over all values) of morphed tensor `p`'s read-out before the gain, over the noise-free
-    /// full-width grid; `None` otherwise. Dividing every width's read-out by these statistics makes the
-    /// generated weights blind to shifts and scalings shared by all of a tensor's rows, which is
-    /// what an optimiser step on the shared MLP mostly produces; because the statistics depend on
-    /// the parameters only, never on the width, they fold into the read-out exactly.
+    /// full-width grid; `None` otherwise. Dividing every width's read-out by these statistics
+    /// makes the generated weights blind to shifts and scalings shared by all of a tensor's rows,
+    /// which is what an optimiser step on the shared MLP mostly produces; because the statistics
+    /// depend on the parameters only, never on the width, they fold into the read-out exactly.
     pub fn reference_stats(&self, arch: &ArchSpec, p: &ParamInfo, device: &Device) -> Result<Option<(Tensor, Tensor)>> {
         let Some(m) = p.morph.filter(|_| self.standardise) else {
             return Ok(None);
@@ -209,10 +209,11 @@ impl Inr {
     /// reconstruction. The read-out is rescaled and offset so that over the noise-free full-width
     /// grid every output (kernel position) has zero mean and the read-out unit variance: a shared
     /// offset would outweigh the variation between channels, and a small read-out behind a large
-    /// gain turns each optimiser step into a large relative change of the weights. Then the gains are set layer by layer, in order, so that on the images
-    /// `x` each layer's output has the standard deviation it has in the `target` network: generated weights vary smoothly across channels, so their sums
-    /// grow with the fan-in rather than its square root, and matching the weights' RMS alone
-    /// leaves logits in the hundreds.
+    /// gain turns each optimiser step into a large relative change of the weights. Then the gains
+    /// are set layer by layer, in order, so that on the images `x` each layer's output has the
+    /// spread it has in the `target` network: generated weights vary smoothly across channels, so
+    /// a layer's sum grows with its fan-in rather than its square root, and matching the weights'
+    /// RMS alone leaves the logits more than ten times too spread.
     pub fn match_scale(&mut self, arch: &ArchSpec, target: &[Tensor], x: &Tensor) -> Result<()> {
         let h = arch.h_max as usize;
         let device = x.device();
