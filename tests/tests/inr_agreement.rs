@@ -41,7 +41,9 @@ fn setup(arch: &ArchSpec, sigma: f32, standardise: bool) -> (Inr, Vec<Tensor>, V
     let dev = Device::Cpu;
     let cfg = InrConfig { bands: 5, hidden: 24, depth: 2, norm: 32.0 };
     let mut inr = Inr::init(arch, cfg, 3, &dev).unwrap();
-    inr.standardise = standardise;
+    if standardise {
+        inr.standardise(arch, &dev).unwrap();
+    }
     inr.gains = (0..inr.gains.len()).map(|i| 0.5 + i as f32).collect();
     let frozen: Vec<Tensor> = arch
         .params(arch.h_max as usize)

@@ -28,7 +28,7 @@ pub fn owned(
     Ok(OwnedHypernet {
         arch: arch.clone(),
         inr: inr.cfg,
-        mlps: inr.to_flat(arch)?,
+        mlps: inr.to_flat()?,
         frozen,
         dataset: dataset.into(),
         trained_h,

@@ -29,9 +29,10 @@ pub struct Inr {
     /// `W_out, b_out` (what the file stores) are `gain ·` the trained ones, so Adam's steps act on
     /// a well-scaled read-out even when weights × fan-in are in the tens.
     pub gains: Vec<f32>,
-    /// Standardise every morphed tensor (see [`Inr::reference_stats`]). Folded into `W_out, b_out` on
-    /// export, so the file and the runtime do not know about it.
-    pub standardise: bool,
+    /// When every morphed tensor is standardised (see [`Inr::standardise`]): each tensor's
+    /// features `[rows, P]` on the noise-free full-width grid, computed once. Folded into
+    /// `W_out, b_out` on export, so the file and the runtime do not know about it.
+    pub reference: Option<Vec<Tensor>>,
 }
 
 /// Features `[rows, 6 + 12F]` and `1 / C_in` `[rows, 1]` of a morphed tensor's rows, computed
@@ -93,18 +94,17 @@ impl Inr {
             mlps.push((o, vars));
         }
         let gains = vec![1.0; mlps.len()];
-        Ok(Inr { cfg, mlps, gains, standardise: false })
+        Ok(Inr { cfg, mlps, gains, reference: None })
     }
 
     /// Flat parameter vectors in segment order (what a hypernet file stores), with the gains and
     /// any standardisation folded into the read-out: `W_out · g/σ` and `(b_out − μ) · g/σ`.
-    pub fn to_flat(&self, arch: &ArchSpec) -> Result<Vec<(usize, Vec<f32>)>> {
-        let full: Vec<ParamInfo> = arch.params(arch.h_max as usize).filter(|p| p.morph.is_some()).collect();
+    pub fn to_flat(&self) -> Result<Vec<(usize, Vec<f32>)>> {
         let mut out = Vec::new();
-        for (p, ((o, vars), &gain)) in full.iter().zip(self.mlps.iter().zip(&self.gains)) {
+        for (index, ((o, vars), &gain)) in self.mlps.iter().zip(&self.gains).enumerate() {
             let n = vars.len();
             let (mut w_out, mut b_out) = (vars[n - 2].as_tensor().clone(), vars[n - 1].as_tensor().clone());
-            if let Some((mu, sigma)) = self.reference_stats(arch, p, w_out.device())? {
+            if let Some((mu, sigma)) = self.reference_stats(index)? {
                 w_out = w_out.broadcast_div(&sigma)?;
                 b_out = (b_out - mu)?.broadcast_div(&sigma)?;
             }
@@ -120,23 +120,31 @@ impl Inr {
         Ok(out)
     }
 
+    /// Turns standardisation on: stores every morphed tensor's features on the noise-free
+    /// full-width grid, from which [`Inr::reference_stats`] computes its statistics each time.
+    pub fn standardise(&mut self, arch: &ArchSpec, device: &Device) -> Result<()> {
+        let total = arch.morphed_count();
+        let mut reference = Vec::new();
+        for p in arch.params(arch.h_max as usize) {
+            let Some(m) = p.morph else { continue };
+            let (feats, _) = row_inputs(&self.cfg, &m, p.kind == ParamKind::Bias, total, None);
+            reference.push(Tensor::from_vec(feats, (m.rows(), self.cfg.features()), device)?);
+        }
+        self.reference = Some(reference);
+        Ok(())
+    }
+
     /// For a standardised INR, the mean `μ` `[O]` (per output) and standard deviation `σ` `[1]`
-    /// (over all values) of morphed tensor `p`'s read-out before the gain, over the noise-free
+    /// (over all values) of morphed tensor `index`'s read-out before the gain, over the noise-free
     /// full-width grid; `None` otherwise. Dividing every width's read-out by these statistics
     /// makes the generated weights blind to shifts and scalings shared by all of a tensor's rows,
     /// which is what an optimiser step on the shared MLP mostly produces; because the statistics
     /// depend on the parameters only, never on the width, they fold into the read-out exactly.
-    pub fn reference_stats(&self, arch: &ArchSpec, p: &ParamInfo, device: &Device) -> Result<Option<(Tensor, Tensor)>> {
-        let Some(m) = p.morph.filter(|_| self.standardise) else {
+    pub fn reference_stats(&self, index: usize) -> Result<Option<(Tensor, Tensor)>> {
+        let Some(feats) = self.reference.as_ref().map(|r| &r[index]) else {
             return Ok(None);
         };
-        let full = arch
-            .params(arch.h_max as usize)
-            .find_map(|q| q.morph.filter(|f| f.index == m.index))
-            .ok_or_else(|| candle_core::Error::Msg("morphed tensor missing at full width".into()))?;
-        let (feats, _) = row_inputs(&self.cfg, &full, p.kind == ParamKind::Bias, arch.morphed_count(), None);
-        let feats = Tensor::from_vec(feats, (full.rows(), self.cfg.features()), device)?;
-        let readout = self.readout(m.index, &feats)?;
+        let readout = self.readout(index, feats)?;
         let mu = readout.mean(0)?;
         let sigma = readout.broadcast_sub(&mu)?.sqr()?.mean_all()?.sqrt()?.reshape(1)?;
         Ok(Some((mu, (sigma + 1e-12)?)))
@@ -253,7 +261,7 @@ impl Inr {
         let feats = Tensor::from_vec(feats, (rows, self.cfg.features()), device)?;
         let inv = Tensor::from_vec(inv, (rows, 1), device)?;
         let mut out = self.readout(m.index, &feats)?;
-        if let Some((mu, sigma)) = self.reference_stats(arch, p, device)? {
+        if let Some((mu, sigma)) = self.reference_stats(m.index)? {
             out = out.broadcast_sub(&mu)?.broadcast_div(&sigma)?;
         }
         let out = (out * self.gains[m.index] as f64)?.broadcast_mul(&inv)?;

@@ -118,7 +118,9 @@ impl FitState {
     /// A fresh state: INR initialised from `seed`.
     pub fn new(arch: &ArchSpec, preset: &Preset, seed: u64, device: &Device) -> Result<Self> {
         let mut inr = Inr::init(arch, preset.inr, seed, device)?;
-        inr.standardise = preset.fit.standardise;
+        if preset.fit.standardise {
+            inr.standardise(arch, device)?;
+        }
         let ema = inr.vars().iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
         let opt = AdamW::new(inr.vars(), AdamWConfig::default())?;
         Ok(FitState { step: 0, inr, ema, opt })
@@ -135,7 +137,7 @@ impl FitState {
                 .collect::<candle_core::Result<_>>()?;
             mlps.push((*o, v));
         }
-        Ok(Inr { cfg: self.inr.cfg, gains: self.inr.gains.clone(), mlps, standardise: self.inr.standardise })
+        Ok(Inr { cfg: self.inr.cfg, gains: self.inr.gains.clone(), mlps, reference: self.inr.reference.clone() })
     }
 }
 
