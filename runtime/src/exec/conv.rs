@@ -1,7 +1,10 @@
-//! 2-D convolution, direct loops ordered so the innermost runs along a contiguous output row.
+//! 2-D convolution as one GEMM per output row: the row's input patches are gathered into a small
+//! workspace (im2col, one row at a time so the workspace stays a few kB on a microcontroller),
+//! then every output channel's row is `W · patches` through [`linear`].
 
 use crate::error::{Error, Result};
-use crate::spec::Shape;
+use crate::gemm::linear;
+use crate::spec::{conv_workspace, Shape};
 
 /// Sizes of one convolution.
 #[derive(Debug, Clone, Copy)]
@@ -32,40 +35,63 @@ impl Geometry {
             _ => Err(Error::BadSpec("convolution needs image shapes")),
         }
     }
+
+    /// Values of one input patch: `ci · k · k` (the length of a row of `W`).
+    fn patch(&self) -> usize {
+        self.input.0 * self.k * self.k
+    }
 }
 
-/// `x`: `batch × [ci, hi, wi]`, `w`: `[co, ci, k, k]`, `b`: `[co]`, `y`: `batch × [co, ho, wo]`.
-/// Lengths are guaranteed by the caller (the executor sizes every slice from the spec).
-pub fn forward(x: &[f32], w: &[f32], b: &[f32], batch: usize, g: &Geometry, y: &mut [f32]) {
+/// `x`: `batch × [ci, hi, wi]`, `w`: `[co, ci, k, k]`, `b`: `[co]`, `y`: `batch × [co, ho, wo]`;
+/// `work` holds at least [`conv_workspace`] elements. Activation and parameter lengths are
+/// guaranteed by the caller (the executor sizes every slice from the spec).
+pub fn forward(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    batch: usize,
+    g: &Geometry,
+    y: &mut [f32],
+    work: &mut [f32],
+) -> Result<()> {
     let (ci, hi, wi) = g.input;
     let (co, ho, wo) = g.output;
-    let (k, s, p) = (g.k, g.stride, g.pad);
+    let q = g.patch();
+    let need = conv_workspace(ci, g.k, co, wo).ok_or(Error::Overflow)?;
+    let provided = work.len();
+    let (patches, rows) =
+        work.get_mut(..need).ok_or(Error::BufferTooSmall { needed: need, provided })?.split_at_mut(wo * q);
     for n in 0..batch {
         let xin = &x[n * ci * hi * wi..(n + 1) * ci * hi * wi];
         let yout = &mut y[n * co * ho * wo..(n + 1) * co * ho * wo];
-        for o in 0..co {
-            let plane = &mut yout[o * ho * wo..(o + 1) * ho * wo];
-            plane.fill(b[o]);
-            for c in 0..ci {
-                let src = &xin[c * hi * wi..(c + 1) * hi * wi];
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let wv = w[((o * ci + c) * k + ky) * k + kx];
-                        // Output columns whose input column ox·s + kx − p lies inside the image.
-                        let ox_lo = p.saturating_sub(kx).div_ceil(s);
-                        let ox_hi = if wi + p > kx { ((wi + p - kx - 1) / s + 1).min(wo) } else { 0 };
-                        for oy in 0..ho {
-                            let iy = oy * s + ky;
-                            if iy < p || iy - p >= hi || ox_lo >= ox_hi {
-                                continue;
-                            }
-                            let row = &src[(iy - p) * wi..(iy - p + 1) * wi];
-                            let dst = &mut plane[oy * wo..(oy + 1) * wo];
-                            for ox in ox_lo..ox_hi {
-                                dst[ox] += wv * row[ox * s + kx - p];
-                            }
-                        }
-                    }
+        for oy in 0..ho {
+            gather_row(xin, g, oy, patches);
+            // rows[o, ox] = Σ_q W[o, q] · patches[ox, q]
+            linear(w, patches, &[], co, q, wo, rows)?;
+            for (o, row) in rows.chunks_exact(wo).enumerate() {
+                let dst = &mut yout[(o * ho + oy) * wo..(o * ho + oy + 1) * wo];
+                for (d, &v) in dst.iter_mut().zip(row) {
+                    *d = v + b[o];
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `patches[ox, (c·k + ky)·k + kx] = x[c, oy·s + ky − p, ox·s + kx − p]`, zero outside the image.
+fn gather_row(x: &[f32], g: &Geometry, oy: usize, patches: &mut [f32]) {
+    let (_, hi, wi) = g.input;
+    let (k, s, p) = (g.k, g.stride, g.pad);
+    for (ox, patch) in patches.chunks_exact_mut(g.patch()).enumerate() {
+        for (c, kernel) in patch.chunks_exact_mut(k * k).enumerate() {
+            let plane = &x[c * hi * wi..(c + 1) * hi * wi];
+            for (ky, krow) in kernel.chunks_exact_mut(k).enumerate() {
+                let iy = (oy * s + ky).wrapping_sub(p);
+                for (kx, v) in krow.iter_mut().enumerate() {
+                    let ix = (ox * s + kx).wrapping_sub(p);
+                    // Out-of-image coordinates wrapped to huge values, so one comparison each.
+                    *v = if iy < hi && ix < wi { plane[iy * wi + ix] } else { 0.0 };
                 }
             }
         }

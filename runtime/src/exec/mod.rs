@@ -1,8 +1,8 @@
 //! The native executor: runs a materialised member on caller buffers, `no_std`, no allocation.
 //!
 //! It is both the microcontroller path and the oracle the ONNX engines are tested against.
-//! Activations are `[batch, …]` row-major; one ping-pong pair plus one slot per residual level
-//! live in the caller's scratch ([`scratch_len`]).
+//! Activations are `[batch, …]` row-major; one ping-pong pair, one slot per residual level and
+//! the convolutions' workspace live in the caller's scratch ([`scratch_len`]).
 //!
 //! ```
 //! use metamorph::{exec, spec::{ArchSpec, Dim, Layer}};
@@ -27,7 +27,8 @@ const MISSING: Error = Error::Invalid("parameter tensor missing for a layer");
 
 /// Scratch `f32`s [`run`] needs for `batch` samples at base width `h`.
 pub fn scratch_len(arch: &ArchSpec, h: usize, batch: usize) -> Result<usize> {
-    arch.costs(h)?.activation_elems.checked_mul(batch).ok_or(Error::Overflow)
+    let c = arch.costs(h)?;
+    c.activation_elems.checked_mul(batch).and_then(|v| v.checked_add(c.workspace_elems)).ok_or(Error::Overflow)
 }
 
 /// Runs `batch` samples of `input` (`batch × C·H·W`) through the member of base width `h` whose
@@ -56,7 +57,8 @@ pub fn run<'s>(
     let slot_sizes = arch.saved_slots(h);
     let saved_total: usize = slot_sizes.iter().sum();
     let largest = (costs.activation_elems - saved_total) / 2 * batch;
-    let (mut cur, rest) = scratch.split_at_mut(largest);
+    let (work, activations) = scratch.split_at_mut(costs.workspace_elems);
+    let (mut cur, rest) = activations.split_at_mut(largest);
     let (mut next, slots) = rest.split_at_mut(largest);
     let mut slot_start = [0usize; MAX_SAVED];
     for d in 1..MAX_SAVED {
@@ -77,7 +79,7 @@ pub fn run<'s>(
             Layer::Conv2d { stride, pad, kernel, .. } => {
                 let (w, b) = (take().ok_or(MISSING)?, take().ok_or(MISSING)?);
                 let geom = conv::Geometry::new(ins, outs, kernel, stride, pad)?;
-                conv::forward(&cur[..len], w, b, batch, &geom, &mut next[..out_len]);
+                conv::forward(&cur[..len], w, b, batch, &geom, &mut next[..out_len], work)?;
             }
             Layer::MaxPool { kernel, stride } => {
                 pool::window(&cur[..len], batch, ins, outs, kernel, stride, pool::Kind::Max, &mut next[..out_len])?

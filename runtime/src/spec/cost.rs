@@ -17,7 +17,10 @@ pub struct Costs {
     /// Activation elements the native executor needs for one sample: two ping-pong buffers of the
     /// largest activation plus one slot per residual nesting level.
     pub activation_elems: usize,
-    /// `activation_elems · 4`.
+    /// Workspace elements of the native executor's convolutions, whatever the batch: the largest
+    /// [`conv_workspace`] of the member's convolutions (0 without any).
+    pub workspace_elems: usize,
+    /// Bytes of the native executor's scratch for one sample: `(activation_elems + workspace_elems) · 4`.
     pub activation_bytes: usize,
 }
 
@@ -31,8 +34,14 @@ impl ArchSpec {
         }
         let mut macs = 0usize;
         let mut largest = self.input_shape().len();
+        let mut workspace = 0usize;
         for (layer, input, output) in self.walk(h) {
             largest = largest.max(output.len());
+            if let (Layer::Conv2d { kernel, .. }, Shape::Image(ci, ..), Shape::Image(co, _, wo)) =
+                (layer, input, output)
+            {
+                workspace = workspace.max(conv_workspace(ci, kernel as usize, co, wo).ok_or(Error::Overflow)?);
+            }
             let add = match (layer, input, output) {
                 (Layer::Dense { .. }, i, o) => i.len().checked_mul(o.len()),
                 (Layer::Conv2d { kernel, .. }, Shape::Image(ci, ..), o) => {
@@ -52,9 +61,19 @@ impl ArchSpec {
             weight_bytes: params.checked_mul(4).ok_or(Error::Overflow)?,
             macs,
             activation_elems,
-            activation_bytes: activation_elems.checked_mul(4).ok_or(Error::Overflow)?,
+            workspace_elems: workspace,
+            activation_bytes: activation_elems
+                .checked_add(workspace)
+                .and_then(|v| v.checked_mul(4))
+                .ok_or(Error::Overflow)?,
         })
     }
+}
+
+/// Workspace `f32`s of one convolution in the native executor (`None` on overflow): the input
+/// patches of one output row (`wo · ci · k²`) and that row of every output channel (`wo · co`).
+pub fn conv_workspace(ci: usize, k: usize, co: usize, wo: usize) -> Option<usize> {
+    ci.checked_mul(k)?.checked_mul(k)?.checked_add(co)?.checked_mul(wo)
 }
 
 impl ArchSpec {

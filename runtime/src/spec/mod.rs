@@ -21,7 +21,7 @@ mod cost;
 pub mod families;
 mod params;
 
-pub use cost::Costs;
+pub use cost::{conv_workspace, Costs};
 pub use params::{Morph, ParamInfo, ParamKind, ParamName, Params, Query};
 
 use crate::error::{Error, Result};
