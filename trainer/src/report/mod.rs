@@ -269,10 +269,12 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
         None => (
             base_params.context("the sweep has no full-width member")?,
             format!(
-                "trained here: the 100 % individually trained net (preset base recipe, seed {}, {epochs} epochs; \
+                "trained here: the 100 % individually trained net (preset base recipe, seed {}, {}; \
                  base training is deterministic, so with the preset's epochs and full data this is the base \
                  `fit --seed {}` trained)",
-                args.seed, args.seed
+                args.seed,
+                table::epochs(epochs),
+                args.seed
             ),
         ),
     };

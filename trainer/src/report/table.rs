@@ -88,7 +88,7 @@ pub fn section(report: &Report) -> String {
     let _ = writeln!(
         s,
         "Data: `{}`, {} training and {} test examples{}. Hypernet: `{}` ({} bytes), trained on base widths \
-         h ∈ [{}, {}] of h_max = {}. Individually trained nets: the preset's base recipe, {} epochs each. \
+         h ∈ [{}, {}] of h_max = {}. Individually trained nets: the preset's base recipe, {} each. \
          Full-width base for slicing and pruning: {}; test accuracy {} %.\n",
         r.dataset,
         r.examples[0],
@@ -99,7 +99,7 @@ pub fn section(report: &Report) -> String {
         r.trained_h[0],
         r.trained_h[1],
         r.h_max,
-        r.epochs,
+        epochs(r.epochs),
         r.base_source,
         pct(r.base_accuracy)
     );
@@ -153,4 +153,15 @@ pub fn section(report: &Report) -> String {
     let _ = writeln!(s, "\nThe width-switch latency target is not measured by this command (see `metamorph bench`).\n");
     let _ = write!(s, "{close}");
     s
+}
+
+/// An epoch count in words.
+///
+/// ```
+/// use metamorph_trainer::report::table::epochs;
+/// assert_eq!(epochs(1), "1 epoch");
+/// assert_eq!(epochs(3), "3 epochs");
+/// ```
+pub fn epochs(n: usize) -> String {
+    format!("{n} epoch{}", if n == 1 { "" } else { "s" })
 }
