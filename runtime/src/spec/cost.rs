@@ -37,16 +37,12 @@ impl ArchSpec {
         let mut workspace = 0usize;
         for (layer, input, output) in self.walk(h) {
             largest = largest.max(output.len());
-            if let (Layer::Conv2d { kernel, .. }, Shape::Image(ci, ..), Shape::Image(co, _, wo)) =
-                (layer, input, output)
-            {
-                workspace = workspace.max(conv_workspace(ci, kernel as usize, co, wo).ok_or(Error::Overflow)?);
-            }
             let add = match (layer, input, output) {
                 (Layer::Dense { .. }, i, o) => i.len().checked_mul(o.len()),
-                (Layer::Conv2d { kernel, .. }, Shape::Image(ci, ..), o) => {
-                    let k2 = kernel as usize * kernel as usize;
-                    o.len().checked_mul(ci).and_then(|v| v.checked_mul(k2))
+                (Layer::Conv2d { kernel, .. }, Shape::Image(ci, ..), o @ Shape::Image(co, _, wo)) => {
+                    let k = kernel as usize;
+                    workspace = workspace.max(conv_workspace(ci, k, co, wo).ok_or(Error::Overflow)?);
+                    o.len().checked_mul(ci).and_then(|v| v.checked_mul(k * k))
                 }
                 (Layer::AddScaled, ..) => Some(output.len()),
                 _ => Some(0),
