@@ -1,17 +1,18 @@
 //! INR evaluation throughput beside a plain f32 GEMM of the same shapes, and whole-member
 //! materialisation.
 //!
-//! `cargo bench -p metamorph --features std --bench inr` runs the criterion groups, then prints a
+//! `cargo bench -p metamorph --features matrixmultiply --bench inr` runs the criterion groups, then prints a
 //! table: for each INR configuration, weights/s and GFLOP/s of (a) the MLP forward alone on
 //! precomputed features, (b) the whole materialiser path (coordinates, Fourier features, MLP,
-//! fan-in) and (c) the same chain of `matrixmultiply::sgemm` calls (`rows × in × out` for
-//! in→hidden, hidden→hidden × depth, hidden→out) with no bias, activation or features; the
+//! fan-in) and (c) the same chain of [`linear`] calls ([`InrConfig::gemms`]: `rows × in × out`
+//! for in→hidden, hidden→hidden × depth, hidden→out) with no bias, activation or features; the
 //! ratio is (c)'s time over (a)'s or (b)'s (target: ≥ 60 %). GFLOP/s count the definition's FLOPs
 //! (every row through the whole MLP); the materialiser computes a pair weight's noise-free first
 //! layer separably (`A[i] + B[j]`), so (b) runs fewer and can exceed (c).
 
 use criterion::{black_box, criterion_group, Criterion};
 use metamorph::format::{self, OwnedHypernet};
+use metamorph::gemm::linear;
 use metamorph::inr::{features::fourier, mlp::Mlp, InrConfig};
 use metamorph::materialise::{Materialiser, ROW_BLOCK};
 use metamorph::spec::{families, ArchSpec, ParamInfo};
@@ -27,17 +28,9 @@ struct Case {
     h: usize,
 }
 
-/// A hypernet with small pseudo-random parameters (values do not affect the timing).
+/// A hypernet with random parameters (values do not affect the timing).
 fn hypernet(arch: ArchSpec, cfg: InrConfig) -> Vec<u8> {
-    let mut net = OwnedHypernet::zeros(arch, cfg, "bench").unwrap();
-    let mut state = 1u32;
-    for (_, v) in &mut net.mlps {
-        for x in v.iter_mut() {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            *x = (state >> 8) as f32 / (1 << 24) as f32 * 0.2 - 0.1;
-        }
-    }
-    net.to_bytes().unwrap()
+    OwnedHypernet::random(arch, cfg, "bench", 1).unwrap().to_bytes().unwrap()
 }
 
 fn cases() -> Vec<Case> {
@@ -113,16 +106,15 @@ impl Block {
         mlp.forward(&self.feats, ROW_BLOCK, &mut self.out, &mut self.scratch).unwrap();
     }
 
-    /// FLOPs of one block's MLP: `2 · rows · (p·H + depth·H² + H·out)`.
+    /// FLOPs of one block's MLP: two per multiply-accumulate of its GEMMs.
     fn flops(cfg: &InrConfig, out_size: usize) -> f64 {
-        let (h, p) = (cfg.hidden as f64, cfg.features() as f64);
-        2.0 * ROW_BLOCK as f64 * (p * h + cfg.depth as f64 * h * h + h * out_size as f64)
+        cfg.gemms(out_size, ROW_BLOCK).map(|(r, i, o)| 2.0 * (r * i * o) as f64).sum()
     }
 }
 
-/// The same chain of matrix shapes as [`Block::forward`], as bare `sgemm` calls.
+/// The same chain of matrix shapes as [`Block::forward`], as bare [`linear`] calls.
 struct Gemm {
-    shapes: Vec<(usize, usize)>,
+    shapes: Vec<(usize, usize, usize)>,
     a: Vec<f32>,
     b: Vec<f32>,
     c: Vec<f32>,
@@ -130,40 +122,15 @@ struct Gemm {
 
 impl Gemm {
     fn new(cfg: &InrConfig, out_size: usize) -> Self {
-        let (h, p) = (cfg.hidden as usize, cfg.features());
-        let mut shapes = vec![(p, h)];
-        shapes.extend(std::iter::repeat_n((h, h), cfg.depth as usize));
-        shapes.push((h, out_size));
-        let big = p.max(h);
-        Gemm {
-            shapes,
-            a: vec![0.01; ROW_BLOCK * big],
-            b: vec![0.02; big * big.max(out_size)],
-            c: vec![0.0; ROW_BLOCK * big.max(out_size)],
-        }
+        let shapes: Vec<_> = cfg.gemms(out_size, ROW_BLOCK).collect();
+        let big = |f: fn(&(usize, usize, usize)) -> usize| shapes.iter().map(f).max().unwrap_or(0);
+        let (a, b, c) = (big(|s| s.0 * s.1), big(|s| s.1 * s.2), big(|s| s.0 * s.2));
+        Gemm { shapes, a: vec![0.01; a], b: vec![0.02; b], c: vec![0.0; c] }
     }
 
     fn run(&mut self) {
-        for &(k, n) in &self.shapes {
-            // SAFETY: a is ROW_BLOCK×k, b is k×n, c is ROW_BLOCK×n, all row-major and in bounds.
-            unsafe {
-                matrixmultiply::sgemm(
-                    ROW_BLOCK,
-                    k,
-                    n,
-                    1.0,
-                    self.a.as_ptr(),
-                    k as isize,
-                    1,
-                    self.b.as_ptr(),
-                    n as isize,
-                    1,
-                    0.0,
-                    self.c.as_mut_ptr(),
-                    n as isize,
-                    1,
-                );
-            }
+        for &(m, k, n) in &self.shapes {
+            linear(&self.a[..m * k], &self.b[..k * n], &[], m, k, n, &mut self.c[..m * n]).unwrap();
         }
     }
 }
@@ -176,7 +143,7 @@ fn bench_blocks(c: &mut Criterion) {
         g.throughput(criterion::Throughput::Elements((ROW_BLOCK * out) as u64));
         g.bench_function(format!("mlp_forward/H{hidden}_out{out}"), |b| b.iter(|| block.forward()));
         let mut gemm = Gemm::new(&cfg, out);
-        g.bench_function(format!("sgemm_same_shapes/H{hidden}_out{out}"), |b| b.iter(|| gemm.run()));
+        g.bench_function(format!("gemm_same_shapes/H{hidden}_out{out}"), |b| b.iter(|| gemm.run()));
     }
     g.finish();
 }
@@ -214,7 +181,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn summary() {
     const ROUNDS: usize = 9;
     println!();
-    println!("INR evaluation vs plain sgemm of the same shapes (bands 8, depth 2, {ROW_BLOCK}-row blocks, one thread, K = 1)");
+    println!(
+        "INR evaluation vs bare GEMMs of the same shapes (bands 8, depth 2, {ROW_BLOCK}-row blocks, one thread, K = 1)"
+    );
     println!(
         "{:<24} {:>6} {:>11} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9}",
         "tensor", "rows", "MLP w/s", "MLP GF/s", "full w/s", "full GF/s", "GEMM GF/s", "MLP/GEMM", "full/GEMM"

@@ -3,7 +3,7 @@
 use core::fmt;
 
 /// Everything that can go wrong in the `no_std` core, grouped by phase
-/// (decode, spec, plan, materialise, execute). Carries only `Copy` data so it never allocates.
+/// (decode, spec, plan, materialise, execute) and, last, the caller's own mistakes. Carries only `Copy` data so it never allocates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -28,7 +28,8 @@ pub enum Error {
     },
     /// The body could not be decoded (postcard), or bytes were left over after it.
     Malformed,
-    /// The body decoded but is internally inconsistent; the string names the field.
+    /// The file's body decoded but is internally inconsistent; the string names the field. Means a
+    /// bad file only: caller mistakes are [`Error::BadArgument`].
     Invalid(&'static str),
     // --- spec ---
     /// The architecture spec cannot be built at this width (the string says why).
@@ -59,6 +60,10 @@ pub enum Error {
     NonFinite,
     /// A buffer could not be written (encoding into a caller slice failed).
     Encode,
+    // --- caller ---
+    /// An argument passed by the caller is out of range or does not belong to this network (the
+    /// string names it). The file itself is fine.
+    BadArgument(&'static str),
 }
 
 /// Result alias of the runtime core.
@@ -89,6 +94,7 @@ impl fmt::Display for Error {
             }
             Error::NonFinite => f.write_str("non-finite value (NaN or infinity)"),
             Error::Encode => f.write_str("could not encode into the output buffer"),
+            Error::BadArgument(what) => write!(f, "bad argument: {what}"),
         }
     }
 }

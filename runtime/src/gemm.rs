@@ -11,6 +11,12 @@ use crate::error::{Error, Result};
 
 /// `y[r, o] = Σ_p x[r, p] · w[o, p] + bias[o]` for `rows × inputs` `x` and row-major `[outputs, inputs]` `w`.
 /// `y` must hold `rows × outputs`; `bias` is empty (no bias) or `outputs` long.
+///
+/// # Errors
+/// [`Error::Overflow`] when a product of the dimensions overflows `usize`, and
+/// [`Error::ShapeMismatch`] when a slice's length differs from what the dimensions give. Every
+/// index the kernels touch is checked here, so this safe function can never read or write out of
+/// bounds, whatever its arguments.
 pub fn linear(
     x: &[f32],
     w: &[f32],
@@ -20,9 +26,9 @@ pub fn linear(
     outputs: usize,
     y: &mut [f32],
 ) -> Result<()> {
-    check(x.len(), rows * inputs)?;
-    check(w.len(), outputs * inputs)?;
-    check(y.len(), rows * outputs)?;
+    check(x.len(), mul(rows, inputs)?)?;
+    check(w.len(), mul(outputs, inputs)?)?;
+    check(y.len(), mul(rows, outputs)?)?;
     if !bias.is_empty() {
         check(bias.len(), outputs)?;
     }
@@ -107,6 +113,10 @@ fn product(x: &[f32], w: &[f32], rows: usize, inputs: usize, outputs: usize, y: 
     }
 }
 
+fn mul(a: usize, b: usize) -> Result<usize> {
+    a.checked_mul(b).ok_or(Error::Overflow)
+}
+
 fn check(found: usize, expected: usize) -> Result<()> {
     if found != expected {
         return Err(Error::ShapeMismatch { expected, found });
@@ -117,6 +127,7 @@ fn check(found: usize, expected: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::linear;
+    use crate::Error;
 
     #[test]
     fn matches_hand_computation() {
@@ -131,5 +142,18 @@ mod tests {
     fn wrong_lengths_are_errors() {
         let mut y = [0.0; 2];
         assert!(linear(&[1.0; 3], &[1.0; 2], &[], 2, 2, 1, &mut y).is_err());
+    }
+
+    /// Dimensions whose products wrap to the (empty) slice lengths must not reach a kernel.
+    #[test]
+    fn overflowing_dimensions_are_errors() {
+        let huge = 1usize << (usize::BITS - 1);
+        let mut empty: [f32; 0] = [];
+        // rows × inputs = 2 · 2^63 wraps to 0 = x.len() without checked arithmetic.
+        assert_eq!(linear(&[], &[], &[], 2, huge, 0, &mut empty), Err(Error::Overflow));
+        assert_eq!(linear(&[], &[], &[], huge, 2, 2, &mut empty), Err(Error::Overflow));
+        assert_eq!(linear(&[], &[], &[], 0, 2, huge, &mut empty), Err(Error::Overflow));
+        let mut y = [0.0; 4];
+        assert_eq!(linear(&[], &[], &[], usize::MAX, usize::MAX, 4, &mut y), Err(Error::Overflow));
     }
 }

@@ -8,9 +8,11 @@
 //! |---|---|
 //! | `alloc` | `Vec`-returning convenience wrappers |
 //! | `matrixmultiply` | fast GEMM through `matrixmultiply`, which heap-allocates (implies `alloc`; without it a portable, allocation-free kernel) |
-//! | `std` | `std` error plumbing and file helpers (implies `alloc` and `matrixmultiply`) |
-//! | `onnx` | ONNX export of a materialised network and the tract engine (implies `std`) |
-//! | `ort` | the ONNX Runtime engine, loaded dynamically (implies `onnx`) |
+//! | `std` | links the standard library for the dependencies' std error plumbing (implies `alloc`) |
+//!
+//! Everything that needs an operating system (ONNX export, the tract and ONNX Runtime engines,
+//! the width switcher, threaded materialisation, file and data helpers) is the `metamorph-host`
+//! crate, built on this one.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
@@ -22,20 +24,10 @@ pub mod error;
 pub mod spec;
 
 pub use error::{Error, Result};
-#[cfg(feature = "onnx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
-pub mod engine;
 pub mod exec;
 pub mod format;
 pub mod gemm;
 pub mod inr;
 pub mod materialise;
-#[cfg(feature = "onnx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
-pub mod onnx;
 pub mod plan;
-#[cfg(feature = "std")]
-pub mod process;
-#[cfg(feature = "onnx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
-pub mod switch;
+pub mod rng;

@@ -25,12 +25,16 @@
 use crate::error::{Error, Result};
 use crate::format::{blob::read_f32s, Hypernet};
 use crate::gemm::linear;
-use crate::inr::features::{coordinate, fourier, fourier_reusing};
-use crate::inr::{coords, mlp::Mlp, InrConfig};
+use crate::inr::coords::{self, Rows, Sample};
+use crate::inr::features::{coordinate, fourier};
+use crate::inr::{mlp::Mlp, InrConfig};
 use crate::spec::{Morph, ParamInfo, ParamKind, Query};
 
 /// Rows evaluated per GEMM block.
 pub const ROW_BLOCK: usize = 128;
+
+/// Most output values one block of the per-row path holds.
+pub const BLOCK_VALUES: usize = 16 * 1024;
 
 /// Materialises the member of base width `h` of a hypernet with `samples` INR queries per weight.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +43,7 @@ pub struct Materialiser<'n, 'a> {
     h: usize,
     samples: u32,
     seed: u64,
+    layout: ScratchLayout,
 }
 
 impl<'n, 'a> Materialiser<'n, 'a> {
@@ -46,9 +51,9 @@ impl<'n, 'a> Materialiser<'n, 'a> {
     pub fn new(net: &'n Hypernet<'a>, h: usize, samples: u32, seed: u64) -> Result<Self> {
         net.arch.check_h(h)?;
         if samples == 0 {
-            return Err(Error::Invalid("samples must be at least 1"));
+            return Err(Error::BadArgument("samples must be at least 1"));
         }
-        Ok(Materialiser { net, h, samples, seed })
+        Ok(Materialiser { net, h, samples, seed, layout: ScratchLayout::new(net) })
     }
 
     /// Base width being materialised.
@@ -68,7 +73,24 @@ impl<'n, 'a> Materialiser<'n, 'a> {
 
     /// Scratch `f32`s [`Materialiser::tensor`] needs for any tensor of this member.
     pub fn scratch_len(&self) -> usize {
-        scratch_len(self.net)
+        self.layout.len()
+    }
+
+    /// The hypernet's parameter tensors at this member's width, in canonical order.
+    pub fn params(&self) -> impl Iterator<Item = ParamInfo> + '_ {
+        self.net.arch.params(self.h)
+    }
+
+    /// The GEMMs `(rows, inputs, outputs)` of the INR's definition for this member: every row of
+    /// every morphed tensor through the whole MLP ([`InrConfig::gemms`]), in blocks of
+    /// [`ROW_BLOCK`] rows. Benchmarks count FLOPs and time bare GEMMs from this; the materialiser
+    /// itself runs fewer (a pair weight's first layer is separable) and wide rows in smaller blocks.
+    pub fn gemms(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let cfg = self.net.inr;
+        self.params().filter_map(|p| p.morph).flat_map(move |m| {
+            let (rows, o) = (m.rows(), m.values_per_row());
+            (0..rows).step_by(ROW_BLOCK).flat_map(move |r0| cfg.gemms(o, ROW_BLOCK.min(rows - r0)))
+        })
     }
 
     /// Writes tensor `info` (one of this member's [`ArchSpec::params`](crate::spec::ArchSpec::params))
@@ -81,7 +103,11 @@ impl<'n, 'a> Materialiser<'n, 'a> {
         let out = &mut out[..len];
         match info.morph {
             None => {
-                let bytes = self.net.frozen.get(info.frozen_index).ok_or(Error::Invalid("missing frozen tensor"))?;
+                let bytes = self
+                    .net
+                    .frozen
+                    .get(info.frozen_index)
+                    .ok_or(Error::BadArgument("tensor is not one of this member's"))?;
                 read_f32s(bytes, out)?;
             }
             Some(m) => self.morphed(info, m, 0..m.rows(), out, scratch)?,
@@ -101,7 +127,7 @@ impl<'n, 'a> Materialiser<'n, 'a> {
         out: &'o mut [f32],
         scratch: &mut [f32],
     ) -> Result<&'o mut [f32]> {
-        let m = info.morph.ok_or(Error::Invalid("row ranges exist only for morphed tensors"))?;
+        let m = info.morph.ok_or(Error::BadArgument("row ranges exist only for morphed tensors"))?;
         if rows.start > rows.end || rows.end > m.rows() {
             return Err(Error::ShapeMismatch { expected: m.rows(), found: rows.end });
         }
@@ -114,12 +140,10 @@ impl<'n, 'a> Materialiser<'n, 'a> {
         Ok(out)
     }
 
-    /// Evaluates the INR for morphed tensor `info` into `out` (exactly `info.len()` long).
-    ///
-    /// Sample 0 of a pair weight takes the separable path: its first layer is
-    /// `A[i] + B[j]` (see [`separable_input`]); every other sample, bias and row query evaluates
-    /// the Fourier features of each row. The path depends only on the tensor and the sample, never
-    /// on the scratch size.
+    /// Evaluates the INR for rows `range` of morphed tensor `info` into `out` (exactly their
+    /// values). Samples run outermost, so each value still sums its samples in order 0, 1, …, K−1.
+    /// Sample 0 of a pair weight takes [`separable_rows`], everything else [`per_row`]; the path
+    /// depends only on the tensor and the sample, never on the scratch size.
     fn morphed(
         &self,
         info: &ParamInfo,
@@ -128,80 +152,20 @@ impl<'n, 'a> Materialiser<'n, 'a> {
         out: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<()> {
-        let t = self.net.tensors.get(m.index).ok_or(Error::Invalid("missing INR tensor"))?;
+        let t = self.net.tensors.get(m.index).ok_or(Error::BadArgument("tensor is not one of this member's"))?;
         let (cfg, o) = (&self.net.inr, t.out_size as usize);
-        let need = self.scratch_len();
-        if scratch.len() < need {
-            return Err(Error::BufferTooSmall { needed: need, provided: scratch.len() });
-        }
-        let (hid_n, p) = (cfg.hidden as usize, cfg.features());
-        let (params, rest) = split(scratch, cfg.param_count(o))?;
+        let [params, mlp_scratch, work] = carve(scratch, self.layout.parts())?;
+        let params = &mut params[..cfg.param_count(o)];
         t.params.unpack(cfg, o, params)?;
         let mlp = Mlp::new(*cfg, o, params)?;
-        let (mlp_scratch, work) = split(rest, Mlp::scratch_len(cfg, ROW_BLOCK))?;
-        let is_bias = info.kind == ParamKind::Bias;
-        let total = self.net.arch.morphed_count();
-        let amp = coords::amplitude(self.net.meta.sigma);
-        let mut fan_in = [0.0f32; ROW_BLOCK];
-        // Samples outermost: each element still sums its samples in order 0, 1, …, K−1.
-        for s in 0..self.samples {
-            if s == 0 && m.query == Query::Pair && !is_bias {
-                let (by_i, rest) = split(work, m.c_out * hid_n)?;
-                let (by_j, rest) = split(rest, m.c_in * hid_n)?;
-                separable_input(&mlp, &m, total, by_i, by_j, rest)?;
-                let f = 1.0 / m.c_in as f32;
-                for (block, dst) in out.chunks_mut(ROW_BLOCK * o).enumerate() {
-                    let (rows, r0) = (dst.len() / o, range.start + block * ROW_BLOCK);
-                    let (hid, tmp) = mlp_scratch.split_at_mut(rows * hid_n);
-                    for (b, row) in hid.chunks_exact_mut(hid_n).enumerate() {
-                        let r = r0 + b;
-                        let (ai, bj) = (&by_i[r / m.c_in * hid_n..][..hid_n], &by_j[r % m.c_in * hid_n..][..hid_n]);
-                        for ((v, &x), &y) in row.iter_mut().zip(ai).zip(bj) {
-                            *v = (x + y).max(0.0);
-                        }
-                    }
-                    mlp.forward_hidden(hid, rows, dst, tmp)?;
-                    dst.iter_mut().for_each(|v| *v *= f);
-                }
-                continue;
-            }
-            let block_rows = block_rows(o);
-            let (feats, rest) = split(work, block_rows * p)?;
-            let (acc, _) = split(rest, block_rows * o)?;
-            for (block, dst) in out.chunks_mut(block_rows * o).enumerate() {
-                let (rows, r0) = (dst.len() / o, range.start + block * block_rows);
-                for (b, fan) in fan_in.iter_mut().enumerate().take(rows) {
-                    let raw = coords::noisy(&m, total, r0 + b, is_bias, s, self.seed, amp);
-                    *fan = 1.0 / raw[5];
-                    // Rows share most coordinates with the previous row, and a pair row
-                    // shares `j` with the row one `C_in` back: reuse their sines.
-                    let (done, rest) = feats.split_at_mut(b * p);
-                    let row = |e: usize| &done[e * p..(e + 1) * p];
-                    let mut earlier: [&[f32]; 2] = [&[], &[]];
-                    let mut n = 0;
-                    if b >= 1 {
-                        earlier[n] = row(b - 1);
-                        n += 1;
-                    }
-                    if m.c_in > 1 && b >= m.c_in {
-                        earlier[n] = row(b - m.c_in);
-                        n += 1;
-                    }
-                    fourier_reusing(
-                        &coords::normalise(raw, cfg.norm),
-                        cfg.bands as usize,
-                        &mut rest[..p],
-                        &earlier[..n],
-                    );
-                }
-                let target = if s == 0 { &mut *dst } else { &mut acc[..rows * o] };
-                mlp.forward(&feats[..rows * p], rows, target, mlp_scratch)?;
-                for (row, f) in target.chunks_exact_mut(o).zip(&fan_in) {
-                    row.iter_mut().for_each(|v| *v *= f);
-                }
-                if s > 0 {
-                    dst.iter_mut().zip(acc.iter()).for_each(|(d, a)| *d += a);
-                }
+        let rows = Rows { morph: m, total: self.net.arch.morphed_count(), is_bias: info.kind == ParamKind::Bias };
+        let amplitude = coords::amplitude(self.net.meta.sigma);
+        for index in 0..self.samples {
+            if index == 0 && m.query == Query::Pair && !rows.is_bias {
+                separable_rows(&mlp, &rows, range.start, out, mlp_scratch, work)?;
+            } else {
+                let sample = Sample { index, seed: self.seed, amplitude };
+                per_row(&mlp, &rows, sample, range.start, out, mlp_scratch, work)?;
             }
         }
         if self.samples > 1 {
@@ -226,39 +190,6 @@ impl<'n, 'a> Materialiser<'n, 'a> {
         Ok(&mut out[..total])
     }
 
-    /// All tensors in a new `Vec`, each morphed tensor's rows split across up to `threads`
-    /// scoped threads (each with its own scratch). Bit-identical to [`Materialiser::to_vec`]
-    /// whatever the thread count (see [`Materialiser::tensor_rows`]).
-    #[cfg(feature = "std")]
-    pub fn to_vec_threaded(&self, threads: usize) -> Result<alloc::vec::Vec<f32>> {
-        let mut out = alloc::vec![0.0; self.total_len()];
-        let mut scratch: alloc::vec::Vec<alloc::vec::Vec<f32>> =
-            (0..threads.max(1)).map(|_| alloc::vec![0.0; self.scratch_len()]).collect();
-        for info in self.net.arch.params(self.h) {
-            let dst = &mut out[info.offset..info.offset + info.len()];
-            let Some(m) = info.morph.filter(|m| threads > 1 && m.rows() >= 2 * ROW_BLOCK) else {
-                self.tensor(&info, dst, &mut scratch[0])?;
-                continue;
-            };
-            let per = m.rows().div_ceil(threads).next_multiple_of(ROW_BLOCK);
-            std::thread::scope(|s| {
-                let jobs: alloc::vec::Vec<_> = dst
-                    .chunks_mut(per * m.values_per_row())
-                    .zip(scratch.iter_mut())
-                    .enumerate()
-                    .map(|(t, (part, scratch))| {
-                        let start = t * per;
-                        let rows = start..start + part.len() / m.values_per_row();
-                        s.spawn(move || self.tensor_rows(&info, rows, part, scratch).map(|_| ()))
-                    })
-                    .collect();
-                jobs.into_iter()
-                    .try_for_each(|j| j.join().unwrap_or(Err(Error::Invalid("materialiser thread panicked"))))
-            })?;
-        }
-        Ok(out)
-    }
-
     /// Convenience: all tensors in a new `Vec`.
     #[cfg(feature = "alloc")]
     pub fn to_vec(&self) -> Result<alloc::vec::Vec<f32>> {
@@ -271,30 +202,55 @@ impl<'n, 'a> Materialiser<'n, 'a> {
 
 /// Scratch `f32`s to materialise any tensor of `net` (independent of width and sample count).
 pub fn scratch_len(net: &Hypernet<'_>) -> usize {
-    let cfg = &net.inr;
-    let params = net.tensors.iter().map(|t| cfg.param_count(t.out_size as usize)).max().unwrap_or(0);
-    let per_row = net
-        .tensors
-        .iter()
-        .map(|t| t.out_size as usize)
-        .map(|o| block_rows(o) * (cfg.features() + o))
-        .max()
-        .unwrap_or(0);
-    // The separable path of pair weights' sample 0 reuses the per-row buffers; sized at the
-    // widest member (channel counts grow with h).
-    let (mut c_out, mut c_in) = (0, 0);
-    for m in net.arch.params(net.arch.h_max as usize).filter_map(|p| p.morph.filter(|_| p.kind == ParamKind::Weight)) {
-        if m.query == Query::Pair {
-            c_out = c_out.max(m.c_out);
-            c_in = c_in.max(m.c_in);
+    ScratchLayout::new(net).len()
+}
+
+/// How a materialiser carves its scratch, computed once per hypernet: the unpacked parameters of
+/// the largest MLP, the MLP's forward scratch for one block, and a work area that the per-row
+/// path ([`row_parts`]) and the separable path ([`separable_parts`]) each carve their own way,
+/// sized for the larger of the two at the widest member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScratchLayout {
+    /// Unpacked parameters of the largest MLP.
+    pub params: usize,
+    /// [`Mlp::forward`]'s scratch for [`ROW_BLOCK`] rows.
+    pub mlp: usize,
+    /// The per-row or separable path's buffers.
+    pub work: usize,
+}
+
+impl ScratchLayout {
+    /// The layout for every tensor and width of `net`.
+    pub fn new(net: &Hypernet<'_>) -> Self {
+        let cfg = &net.inr;
+        let outs = || net.tensors.iter().map(|t| t.out_size as usize);
+        let params = outs().map(|o| cfg.param_count(o)).max().unwrap_or(0);
+        let per_row = outs().map(|o| row_parts(cfg, o).iter().sum()).max().unwrap_or(0);
+        // The tables are sized for the widest member (channel counts grow with h), for the largest
+        // output and input channel counts of any pair weight.
+        let (mut c_out, mut c_in) = (0, 0);
+        for p in net.arch.params(net.arch.h_max as usize).filter(|p| p.kind == ParamKind::Weight) {
+            if let Some(m) = p.morph.filter(|m| m.query == Query::Pair) {
+                (c_out, c_in) = (c_out.max(m.c_out), c_in.max(m.c_in));
+            }
         }
+        let separable = if c_out == 0 { 0 } else { separable_parts(cfg, c_out, c_in).iter().sum() };
+        ScratchLayout { params, mlp: Mlp::scratch_len(cfg, ROW_BLOCK), work: usize::max(per_row, separable) }
     }
-    let separable = if c_out == 0 {
-        0
-    } else {
-        (c_out + c_in) * cfg.hidden as usize + separable_input_scratch(cfg, c_out.max(c_in))
-    };
-    params + Mlp::scratch_len(cfg, ROW_BLOCK) + per_row.max(separable)
+
+    /// Total `f32`s.
+    pub fn len(&self) -> usize {
+        self.params + self.mlp + self.work
+    }
+
+    /// Whether the layout needs no scratch at all (a hypernet without morphed tensors).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn parts(&self) -> [usize; 3] {
+        [self.params, self.mlp, self.work]
+    }
 }
 
 /// Rows per block of the per-row path for tensors whose rows return `out_size` values: up to
@@ -304,38 +260,119 @@ pub fn block_rows(out_size: usize) -> usize {
     (BLOCK_VALUES / out_size.max(1)).clamp(1, ROW_BLOCK)
 }
 
-/// Most output values one block of the per-row path holds.
-pub const BLOCK_VALUES: usize = 16 * 1024;
-
-/// Scratch of [`separable_input`] for tensors of at most `c` output and input channels.
-fn separable_input_scratch(cfg: &InrConfig, c: usize) -> usize {
-    let q = 1 + 2 * cfg.bands as usize;
-    let h = cfg.hidden as usize;
-    h * q + c * q + cfg.features() + h
+/// The per-row path's work buffers: a block's feature rows and its sample accumulator.
+fn row_parts(cfg: &InrConfig, out_size: usize) -> [usize; 2] {
+    let rows = block_rows(out_size);
+    [rows * cfg.features(), rows * out_size]
 }
 
-/// The first layer of sample 0 of pair weight `m`, split by coordinate: row `r = i · C_in + j`
-/// has `x_1 = i / C_out`, `x_2 = j / C_in` and the other four coordinates fixed, so
-/// `W_in · pe(x) + b_in = A[i] + B[j]` with `A[i] = W_in[:, cols(1)] · pe_1(x_1(i))` (`a`,
-/// `C_out × hidden`) and `B[j] = b_in + W_in[:, cols(const)] · pe_const + W_in[:, cols(2)] ·
-/// pe_2(x_2(j))` (`b`, `C_in × hidden`), where `cols(d)` are coordinate `d`'s feature columns.
+/// Evaluates rows `r0 ..` of `rows` under `sample` into `out` (added to it for samples after 0),
+/// one block of [`block_rows`] at a time: Fourier features of each row, the MLP, the fan-in scale.
+fn per_row(
+    mlp: &Mlp<'_>,
+    rows: &Rows,
+    sample: Sample,
+    r0: usize,
+    out: &mut [f32],
+    mlp_scratch: &mut [f32],
+    work: &mut [f32],
+) -> Result<()> {
+    let (cfg, o) = (mlp.config(), mlp.out_size());
+    let p = cfg.features();
+    let [feats, acc] = carve(work, row_parts(cfg, o))?;
+    let block_rows = block_rows(o);
+    let c_in = rows.morph.c_in;
+    let mut fan_in = [0.0f32; ROW_BLOCK];
+    for (block, dst) in out.chunks_mut(block_rows * o).enumerate() {
+        let (n, start) = (dst.len() / o, r0 + block * block_rows);
+        for (b, fan) in fan_in.iter_mut().enumerate().take(n) {
+            // Rows share most coordinates with the previous row, and a pair row shares `j` with
+            // the row one `C_in` back: reuse their sines.
+            let (done, rest) = feats.split_at_mut(b * p);
+            let row = |e: usize| &done[e * p..(e + 1) * p];
+            let mut earlier: [&[f32]; 2] = [&[], &[]];
+            let mut k = 0;
+            if b >= 1 {
+                earlier[k] = row(b - 1);
+                k += 1;
+            }
+            if c_in > 1 && b >= c_in {
+                earlier[k] = row(b - c_in);
+                k += 1;
+            }
+            *fan = rows.input(cfg, start + b, sample, &mut rest[..p], &earlier[..k]);
+        }
+        let first = sample.index == 0;
+        let target = if first { &mut *dst } else { &mut acc[..n * o] };
+        mlp.forward(&feats[..n * p], n, target, mlp_scratch)?;
+        for (row, f) in target.chunks_exact_mut(o).zip(&fan_in) {
+            row.iter_mut().for_each(|v| *v *= f);
+        }
+        if !first {
+            dst.iter_mut().zip(acc.iter()).for_each(|(d, a)| *d += a);
+        }
+    }
+    Ok(())
+}
+
+/// The separable path's work buffers for a pair weight of `c_out × c_in` channels: the tables `A`
+/// (`C_out × hidden`) and `B` (`C_in × hidden`) of [`separable_input`], then that function's own
+/// scratch (one coordinate's weight columns, the coordinate features, one feature row, and the
+/// constant coordinates' contribution).
+fn separable_parts(cfg: &InrConfig, c_out: usize, c_in: usize) -> [usize; 6] {
+    let (h, q) = (cfg.hidden as usize, 1 + 2 * cfg.bands as usize);
+    [c_out * h, c_in * h, h * q, c_out.max(c_in) * q, cfg.features(), h]
+}
+
+/// Sample 0 of rows `r0 ..` of a pair weight, written to `out`: the first layer is
+/// `relu(A[i] + B[j])` from [`separable_input`]'s tables, then the rest of the MLP, then the
+/// fan-in scale, one [`ROW_BLOCK`] at a time.
+fn separable_rows(
+    mlp: &Mlp<'_>,
+    rows: &Rows,
+    r0: usize,
+    out: &mut [f32],
+    mlp_scratch: &mut [f32],
+    work: &mut [f32],
+) -> Result<()> {
+    let (cfg, o, m) = (mlp.config(), mlp.out_size(), &rows.morph);
+    let hid_n = cfg.hidden as usize;
+    let [by_i, by_j, cols, coord_feats, pe, constant] = carve(work, separable_parts(cfg, m.c_out, m.c_in))?;
+    separable_input(mlp, rows, by_i, by_j, [cols, coord_feats, pe, constant])?;
+    let f = coords::fan_in_scale(&coords::raw(m, rows.total, 0, false));
+    for (block, dst) in out.chunks_mut(ROW_BLOCK * o).enumerate() {
+        let (n, start) = (dst.len() / o, r0 + block * ROW_BLOCK);
+        let (hid, tmp) = mlp_scratch.split_at_mut(n * hid_n);
+        for (b, row) in hid.chunks_exact_mut(hid_n).enumerate() {
+            let r = start + b;
+            let (ai, bj) = (&by_i[r / m.c_in * hid_n..][..hid_n], &by_j[r % m.c_in * hid_n..][..hid_n]);
+            for ((v, &x), &y) in row.iter_mut().zip(ai).zip(bj) {
+                *v = (x + y).max(0.0);
+            }
+        }
+        mlp.forward_hidden(hid, n, dst, tmp)?;
+        dst.iter_mut().for_each(|v| *v *= f);
+    }
+    Ok(())
+}
+
+/// The first layer of sample 0 of pair weight `rows.morph`, split by coordinate: row
+/// `r = i · C_in + j` has `x_1 = i / C_out`, `x_2 = j / C_in` and the other four coordinates
+/// fixed, so `W_in · pe(x) + b_in = A[i] + B[j]` with `A[i] = W_in[:, cols(1)] · pe_1(x_1(i))`
+/// (`a`, `C_out × hidden`) and `B[j] = b_in + W_in[:, cols(const)] · pe_const + W_in[:, cols(2)]
+/// · pe_2(x_2(j))` (`b`, `C_in × hidden`), where `cols(d)` are coordinate `d`'s feature columns.
 fn separable_input(
     mlp: &Mlp<'_>,
-    m: &Morph,
-    total: usize,
+    rows: &Rows,
     a: &mut [f32],
     b: &mut [f32],
-    scratch: &mut [f32],
+    [cols, coord_feats, pe, constant]: [&mut [f32]; 4],
 ) -> Result<()> {
-    let cfg = mlp.config();
+    let (cfg, m) = (mlp.config(), &rows.morph);
     let (h, p, bands) = (cfg.hidden as usize, cfg.features(), cfg.bands as usize);
     let q = 1 + 2 * bands;
     let (w_in, b_in) = mlp.input_layer();
-    let (cols, rest) = split(scratch, h * q)?;
-    let (coord_feats, rest) = split(rest, m.c_out.max(m.c_in) * q)?;
-    let (pe, rest) = split(rest, p)?;
-    let (constant, _) = split(rest, h)?;
-    let x_of = |r: usize| coords::normalise(coords::raw(m, total, r, false), cfg.norm);
+    let x_of = |r: usize| coords::normalise(coords::raw(m, rows.total, r, false), cfg.norm);
     // The four constant coordinates' features (row 0's, with coordinates 1 and 2 zeroed).
     fourier(&x_of(0), bands, pe);
     for d in [1, 2] {
@@ -364,8 +401,16 @@ fn separable_input(
     Ok(())
 }
 
-/// `buf.split_at_mut(n)`, or an error when `buf` is shorter than `n`.
-fn split(buf: &mut [f32], n: usize) -> Result<(&mut [f32], &mut [f32])> {
-    let provided = buf.len();
-    buf.split_at_mut_checked(n).ok_or(Error::BufferTooSmall { needed: n, provided })
+/// Splits the front of `buf` into `N` consecutive slices of the given lengths, or errors when
+/// `buf` is shorter than their sum.
+fn carve<const N: usize>(mut buf: &mut [f32], lens: [usize; N]) -> Result<[&mut [f32]; N]> {
+    let needed = lens.iter().sum();
+    if buf.len() < needed {
+        return Err(Error::BufferTooSmall { needed, provided: buf.len() });
+    }
+    Ok(lens.map(|n| {
+        let (part, rest) = core::mem::take(&mut buf).split_at_mut(n);
+        buf = rest;
+        part
+    }))
 }

@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::Rng;
 use metamorph::exec;
+use metamorph::rng::Rng;
 use metamorph::spec::{ArchSpec, Dim, Layer};
 use proptest::prelude::*;
 
@@ -181,10 +181,10 @@ proptest! {
     fn native_executor_matches_reference(p in problem()) {
         let Some(Problem { arch, h, batch, seed }) = p else { return Ok(()) };
         let costs = arch.costs(h).unwrap();
-        let mut rng = Rng(seed);
-        let params: Vec<f32> = (0..costs.params).map(|_| rng.sym(0.5)).collect();
+        let mut rng = Rng::new(seed);
+        let params: Vec<f32> = (0..costs.params).map(|_| rng.uniform(-0.5, 0.5)).collect();
         let sample = arch.input_shape().len();
-        let input: Vec<f32> = (0..sample * batch).map(|_| rng.sym(1.0)).collect();
+        let input: Vec<f32> = (0..sample * batch).map(|_| rng.uniform(-1.0, 1.0)).collect();
         let mut scratch = vec![f32::NAN; exec::scratch_len(&arch, h, batch).unwrap()];
         let got = exec::run(&arch, h, &params, &input, batch, &mut scratch).unwrap().to_vec();
         let classes = arch.classes().unwrap();

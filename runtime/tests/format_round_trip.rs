@@ -37,9 +37,8 @@ fn assert_close(owned: &OwnedHypernet, back: &OwnedHypernet, dtype: DType) {
     assert_eq!((back.sigma, &back.accuracy, &back.dataset), (owned.sigma, &owned.accuracy, &owned.dataset));
     for ((out_a, a), (out_b, b)) in owned.mlps.iter().zip(&back.mlps) {
         assert_eq!(out_a, out_b);
-        for s in 0..owned.inr.segment_count() {
-            let seg = owned.inr.segment(s, *out_a);
-            let (a, b) = (&a[seg.offset..seg.offset + seg.len], &b[seg.offset..seg.offset + seg.len]);
+        for seg in owned.inr.segments(*out_a) {
+            let (a, b) = (&a[seg.range()], &b[seg.range()]);
             let max = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             for (x, y) in a.iter().zip(b) {
                 let tol = match dtype {

@@ -5,12 +5,13 @@
 
 mod common;
 
-use common::{random_hypernet, Rng};
+use common::random_hypernet;
 use metamorph::exec;
 use metamorph::format::{self, DType};
 use metamorph::inr::InrConfig;
 use metamorph::materialise::{self, Materialiser};
 use metamorph::plan::{plan, Budget};
+use metamorph::rng::Rng;
 use metamorph::spec::{ArchSpec, Dim, Layer};
 use std::path::PathBuf;
 
@@ -58,8 +59,8 @@ fn generate() -> (Vec<u8>, String) {
     let ram = c.weight_bytes + c.activation_bytes + overhead;
     let p = plan(&net.arch, overhead, &Budget { max_ram_bytes: Some(ram), ..Budget::default() }).unwrap();
     assert_eq!(p.costs.h, TARGET_H);
-    let mut rng = Rng(7);
-    let input: Vec<f32> = (0..64).map(|_| rng.sym(1.0)).collect();
+    let mut rng = Rng::new(7);
+    let input: Vec<f32> = (0..64).map(|_| rng.uniform(-1.0, 1.0)).collect();
     let weights = Materialiser::new(&net, TARGET_H, SAMPLES, SEED).unwrap().to_vec().unwrap();
     let mut scratch = vec![0.0; exec::scratch_len(&net.arch, TARGET_H, 1).unwrap()];
     let logits = exec::run(&net.arch, TARGET_H, &weights, &input, 1, &mut scratch).unwrap().to_vec();

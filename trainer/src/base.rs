@@ -18,11 +18,11 @@ use crate::data::{Dataset, Split};
 use crate::fold::fold_all;
 use crate::net::{forward, forward_with, param_shape};
 use crate::preset::Preset;
-use crate::rng::Rng;
 use anyhow::{bail, ensure, Context, Result};
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressStyle};
+use metamorph::rng::Rng;
 use metamorph::spec::{ArchSpec, Layer, ParamKind};
 use std::collections::HashMap;
 use std::path::Path;
@@ -249,7 +249,7 @@ impl Checkpoint {
         meta.insert("arch".into(), serde_json::to_string(&self.arch)?);
         meta.insert("h".into(), self.h.to_string());
         let data = safetensors::serialize(views, Some(meta)).context("serialising safetensors")?;
-        crate::io::write_bytes_atomic(path, &data)
+        metamorph_host::fs::write_bytes_atomic(path, &data)
     }
 
     /// Reads a file written by [`Checkpoint::save`]. Errors name the file and the missing or

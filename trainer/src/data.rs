@@ -12,11 +12,11 @@
 //! assert_eq!((x.dims(), y.dims()), (&[3, 1, 8, 8][..], &[3][..]));
 //! ```
 
-use crate::preset::repo_root;
-use crate::rng::Rng;
 use anyhow::{bail, ensure, Context, Result};
 use candle_core::{Device, Tensor};
-use std::io::Read;
+use metamorph::rng::Rng;
+use metamorph_host::fs::repo_root;
+use metamorph_host::idx::ImageSet;
 use std::path::{Path, PathBuf};
 
 /// Which part of a data set.
@@ -50,14 +50,12 @@ pub struct Dataset {
     pub shape: [usize; 3],
 }
 
-/// Largest raw pixel value of a known data set (pixels are divided by it), and how to get it.
-fn known(name: &str) -> Result<(f32, &'static str)> {
+/// How to get a known data set.
+fn known(name: &str) -> Result<&'static str> {
     Ok(match name {
-        "mnist" => (255.0, "it is committed under data/mnist/; restore it with git"),
-        "fashion-mnist" => (255.0, "run data/scripts/fetch-fashion-mnist.sh"),
-        "digits" => {
-            (16.0, "it is committed under data/digits/; restore it with git (or run data/scripts/digits_to_idx.py)")
-        }
+        "mnist" => "it is committed under data/mnist/; restore it with git",
+        "fashion-mnist" => "run data/scripts/fetch-fashion-mnist.sh",
+        "digits" => "it is committed under data/digits/; restore it with git (or run data/scripts/digits_to_idx.py)",
         other => bail!("unknown data set {other:?}: expected mnist, fashion-mnist or digits"),
     })
 }
@@ -73,29 +71,18 @@ impl Dataset {
 
     /// [`Dataset::load`] from `<data_root>/<name>/` instead of the repository's `data/`.
     pub fn load_in(data_root: &Path, name: &str, split: Split) -> Result<Self> {
-        let (scale, how) = known(name)?;
+        let how = known(name)?;
         let dir = data_root.join(name);
-        Self::load_dir(&dir, split, scale).with_context(|| format!("loading {name} ({how})"))
+        Self::load_dir(&dir, split).with_context(|| format!("loading {name} ({how})"))
     }
 
-    /// Loads split `split` from IDX files in `dir`, dividing pixels by `scale`.
-    pub fn load_dir(dir: &Path, split: Split, scale: f32) -> Result<Self> {
+    /// Loads split `split` from IDX files in `dir`, pixels scaled by the one rule of
+    /// [`metamorph_host::idx::pixel_scale`].
+    pub fn load_dir(dir: &Path, split: Split) -> Result<Self> {
         let file = |kind: &str| -> PathBuf { dir.join(format!("{}-{kind}-ubyte.gz", split.prefix())) };
-        let (images_path, labels_path) = (file("images-idx3"), file("labels-idx1"));
-        let (idims, pixels) = read_idx(&images_path)?;
-        let (ldims, labels) = read_idx(&labels_path)?;
-        ensure!(idims.len() == 3, "{}: expected 3 dimensions (n, H, W), found {:?}", images_path.display(), idims);
-        ensure!(ldims.len() == 1, "{}: expected 1 dimension (n), found {:?}", labels_path.display(), ldims);
-        ensure!(
-            idims[0] == ldims[0],
-            "{} holds {} images but {} holds {} labels",
-            images_path.display(),
-            idims[0],
-            labels_path.display(),
-            ldims[0]
-        );
-        let images = pixels.iter().map(|&p| p as f32 / scale).collect();
-        Ok(Dataset { images, labels, n: idims[0], shape: [1, idims[1], idims[2]] })
+        let set = ImageSet::load(&file("images-idx3"), &file("labels-idx1"), None)?;
+        let (n, shape) = (set.len(), [1, set.rows, set.cols]);
+        Ok(Dataset { images: set.pixels, labels: set.labels, n, shape })
     }
 
     /// Number of values per image (`C · H · W`).
@@ -139,39 +126,4 @@ impl Dataset {
         }
         order.chunks(batch.max(1)).map(|c| c.to_vec()).collect()
     }
-}
-
-/// Reads a gzip IDX file of unsigned bytes: returns its dimensions and data.
-///
-/// Errors if the file is missing, is not gzip, has a magic other than `0x0000 08 <ndim>`, or
-/// holds fewer (or more) bytes than its dimensions promise.
-pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(std::io::BufReader::new(file))
-        .read_to_end(&mut raw)
-        .with_context(|| format!("decompressing {} (not a valid gzip file?)", path.display()))?;
-    ensure!(raw.len() >= 4, "{}: truncated IDX header ({} bytes)", path.display(), raw.len());
-    let (zero, kind, ndim) = (u16::from_be_bytes([raw[0], raw[1]]), raw[2], raw[3] as usize);
-    ensure!(
-        zero == 0 && kind == 0x08 && (1..=4).contains(&ndim),
-        "{}: bad IDX magic {:02x?} (expected 00 00 08 <1..4>: unsigned bytes)",
-        path.display(),
-        &raw[..4]
-    );
-    let header = 4 + 4 * ndim;
-    ensure!(raw.len() >= header, "{}: truncated IDX header", path.display());
-    let dims: Vec<usize> =
-        raw[4..header].chunks(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize).collect();
-    let want: usize = dims.iter().product();
-    let have = raw.len() - header;
-    ensure!(
-        have == want,
-        "{}: {} IDX data for dimensions {:?}: expected {want} bytes, found {have}",
-        path.display(),
-        if have < want { "truncated" } else { "trailing bytes after" },
-        dims
-    );
-    raw.drain(..header);
-    Ok((dims, raw))
 }

@@ -67,6 +67,6 @@ pub fn write(
     }
     hypernet.accuracy = table.clone();
     let bytes = hypernet.to_bytes_as(dtype).map_err(anyhow::Error::msg)?;
-    crate::io::write_bytes_atomic(path, &bytes)?;
+    metamorph_host::fs::write_bytes_atomic(path, &bytes)?;
     Ok(table)
 }

@@ -5,7 +5,9 @@
 //! candle. `tests/inr_agreement.rs` checks the two INRs agree through a file round trip.
 
 use candle_core::{DType, Device, Result, Tensor, Var};
-use metamorph::inr::{coords, features::fourier, InrConfig};
+use metamorph::inr::coords::{Rows, Sample};
+use metamorph::inr::layout::Role;
+use metamorph::inr::InrConfig;
 use metamorph::spec::{ArchSpec, Morph, ParamInfo, ParamKind};
 
 use crate::net::param_shape;
@@ -19,11 +21,13 @@ pub struct Noise {
     pub amplitude: f32,
 }
 
-/// Trainable parameters of every morphed tensor's MLP, each MLP in the runtime's segment order.
+/// Trainable parameters of every morphed tensor's MLP, one `Var` per segment of the runtime's
+/// layout ([`InrConfig::segments`]).
 pub struct Inr {
     /// Shared size.
     pub cfg: InrConfig,
-    /// Per morphed tensor: output size and one `Var` per segment (`W` as `[out, in]`).
+    /// Per morphed tensor: output size and one `Var` per segment, in layout order (`W` as
+    /// `[outputs, inputs]`, `b` as `[outputs]`, a branch scale as `[1]`).
     pub mlps: Vec<(usize, Vec<Var>)>,
     /// Per morphed tensor: a fixed gain on the output layer during training. The effective
     /// `W_out, b_out` (what the file stores) are `gain ·` the trained ones, so Adam's steps act on
@@ -35,8 +39,8 @@ pub struct Inr {
     pub reference: Option<Vec<Tensor>>,
 }
 
-/// Features `[rows, 6 + 12F]` and `1 / C_in` `[rows, 1]` of a morphed tensor's rows, computed
-/// with the runtime's coordinate and feature functions (on two threads).
+/// Features `[rows, 6 + 12F]` and fan-in scales `1 / C_in` `[rows, 1]` of a morphed tensor's
+/// rows, from the runtime's own row helper ([`Rows::input`]), on two threads.
 pub fn row_inputs(
     cfg: &InrConfig,
     m: &Morph,
@@ -44,22 +48,17 @@ pub fn row_inputs(
     total: usize,
     noise: Option<Noise>,
 ) -> (Vec<f32>, Vec<f32>) {
-    let rows = m.rows();
-    let p = cfg.features();
-    let mut feats = vec![0.0f32; rows * p];
-    let mut inv = vec![0.0f32; rows];
-    let (sample, seed, amp) = match noise {
-        Some(n) => (1, n.seed, n.amplitude),
-        None => (0, 0, 0.0),
-    };
-    let half = rows.div_ceil(2).max(1);
+    let (n, p) = (m.rows(), cfg.features());
+    let rows = Rows { morph: *m, total, is_bias };
+    let sample = noise.map_or(Sample::EXACT, |n| Sample { index: 1, seed: n.seed, amplitude: n.amplitude });
+    let mut feats = vec![0.0f32; n * p];
+    let mut inv = vec![0.0f32; n];
+    let half = n.div_ceil(2).max(1);
     std::thread::scope(|s| {
         for (chunk, (f, i)) in feats.chunks_mut(half * p).zip(inv.chunks_mut(half)).enumerate() {
             s.spawn(move || {
                 for (b, (frow, irow)) in f.chunks_exact_mut(p).zip(i.iter_mut()).enumerate() {
-                    let raw = coords::noisy(m, total, chunk * half + b, is_bias, sample, seed, amp);
-                    *irow = 1.0 / raw[5];
-                    fourier(&coords::normalise(raw, cfg.norm), cfg.bands as usize, frow);
+                    *irow = rows.input(cfg, chunk * half + b, sample, frow, &[]);
                 }
             });
         }
@@ -71,26 +70,27 @@ impl Inr {
     /// Fresh parameters: uniform `±1/√fan_in` for `W` and `b` (PyTorch `Linear` default),
     /// residual scales 0.1. Deterministic in `seed`.
     pub fn init(arch: &ArchSpec, cfg: InrConfig, seed: u64, device: &Device) -> Result<Self> {
-        let mut rng = crate::rng::Rng::new(seed);
+        let mut rng = metamorph::rng::Rng::new(seed);
         let mut mlps = Vec::new();
         for p in arch.params(arch.h_max as usize) {
             let Some(m) = p.morph else { continue };
             let o = m.values_per_row();
-            let (h, f) = (cfg.hidden as usize, cfg.features());
-            let mut linear = |vars: &mut Vec<Var>, out: usize, inp: usize| -> Result<()> {
-                let bound = 1.0 / (inp as f32).sqrt();
-                let mut draw = |n: usize| (0..n).map(|_| rng.uniform(-bound, bound)).collect::<Vec<f32>>();
-                vars.push(Var::from_tensor(&Tensor::from_vec(draw(out * inp), (out, inp), device)?)?);
-                vars.push(Var::from_tensor(&Tensor::from_vec(draw(out), out, device)?)?);
-                Ok(())
-            };
             let mut vars = Vec::new();
-            linear(&mut vars, h, f)?;
-            for _ in 0..cfg.depth {
-                linear(&mut vars, h, h)?;
-                vars.push(Var::from_tensor(&Tensor::new(&[0.1f32], device)?)?);
+            for seg in cfg.segments(o) {
+                let t = match seg.role {
+                    Role::BranchScale(_) => Tensor::new(&[0.1f32], device)?,
+                    role => {
+                        let bound = 1.0 / (seg.inputs as f32).sqrt();
+                        let values: Vec<f32> = (0..seg.len()).map(|_| rng.uniform(-bound, bound)).collect();
+                        if role.is_weight() {
+                            Tensor::from_vec(values, (seg.outputs, seg.inputs), device)?
+                        } else {
+                            Tensor::from_vec(values, seg.outputs, device)?
+                        }
+                    }
+                };
+                vars.push(Var::from_tensor(&t)?);
             }
-            linear(&mut vars, o, h)?;
             mlps.push((o, vars));
         }
         let gains = vec![1.0; mlps.len()];
@@ -102,18 +102,21 @@ impl Inr {
     pub fn to_flat(&self) -> Result<Vec<(usize, Vec<f32>)>> {
         let mut out = Vec::new();
         for (index, ((o, vars), &gain)) in self.mlps.iter().zip(&self.gains).enumerate() {
-            let n = vars.len();
-            let (mut w_out, mut b_out) = (vars[n - 2].as_tensor().clone(), vars[n - 1].as_tensor().clone());
-            if let Some((mu, sigma)) = self.reference_stats(index)? {
-                w_out = w_out.broadcast_div(&sigma)?;
-                b_out = (b_out - mu)?.broadcast_div(&sigma)?;
-            }
+            let stats = self.reference_stats(index)?;
             let mut v = Vec::new();
-            for var in &vars[..n - 2] {
-                v.extend(var.as_tensor().flatten_all()?.to_vec1::<f32>()?);
-            }
-            for t in [w_out, b_out] {
-                v.extend((t.flatten_all()? * gain as f64)?.to_vec1::<f32>()?);
+            for (seg, var) in self.cfg.segments(*o).zip(vars) {
+                let mut t = var.as_tensor().clone();
+                if let Some((mu, sigma)) = &stats {
+                    match seg.role {
+                        Role::OutputWeight => t = t.broadcast_div(sigma)?,
+                        Role::OutputBias => t = (t - mu)?.broadcast_div(sigma)?,
+                        _ => {}
+                    }
+                }
+                if matches!(seg.role, Role::OutputWeight | Role::OutputBias) {
+                    t = (t * gain as f64)?;
+                }
+                v.extend(t.flatten_all()?.to_vec1::<f32>()?);
             }
             out.push((*o, v));
         }
@@ -155,14 +158,20 @@ impl Inr {
         self.mlps.iter().flat_map(|(_, v)| v.iter().cloned()).collect()
     }
 
+    /// The variable of morphed tensor `index` playing `role`.
+    fn var(&self, index: usize, role: Role) -> &Var {
+        let (o, vars) = &self.mlps[index];
+        let position = self.cfg.segments(*o).position(|s| s.role == role).expect("the INR has this segment");
+        &vars[position]
+    }
+
     /// Last hidden layer `[rows, H]` of morphed tensor `index`'s MLP on `feats` `[rows, P]`.
     pub fn hidden(&self, index: usize, feats: &Tensor) -> Result<Tensor> {
-        let vars = &self.mlps[index].1;
-        let mut h = linear(feats, &vars[0], &vars[1])?.relu()?;
-        for k in 0..self.cfg.depth as usize {
-            let (w, b, s) = (&vars[2 + 3 * k], &vars[3 + 3 * k], &vars[4 + 3 * k]);
-            let t = linear(&h, w, b)?.relu()?;
-            h = (h + t.broadcast_mul(s.as_tensor())?)?;
+        let v = |role| self.var(index, role);
+        let mut h = linear(feats, v(Role::InputWeight), v(Role::InputBias))?.relu()?;
+        for k in 0..self.cfg.depth {
+            let t = linear(&h, v(Role::HiddenWeight(k)), v(Role::HiddenBias(k)))?.relu()?;
+            h = (h + t.broadcast_mul(v(Role::BranchScale(k)).as_tensor())?)?;
         }
         Ok(h)
     }
@@ -170,9 +179,7 @@ impl Inr {
     /// Read-out of morphed tensor `index` on `feats` `[rows, P]` → `[rows, O]` (before
     /// standardisation, gain and fan-in).
     pub fn readout(&self, index: usize, feats: &Tensor) -> Result<Tensor> {
-        let vars = &self.mlps[index].1;
-        let n = vars.len();
-        linear(&self.hidden(index, feats)?, &vars[n - 2], &vars[n - 1])
+        linear(&self.hidden(index, feats)?, self.var(index, Role::OutputWeight), self.var(index, Role::OutputBias))
     }
 
     /// Sets every MLP's output layer to the ridge-regression fit of `target` (the full-width
@@ -201,14 +208,12 @@ impl Inr {
             let gram = x.t()?.matmul(&x)?.to_vec2::<f64>()?;
             let rhs = x.t()?.matmul(&y)?.to_vec2::<f64>()?;
             let sol = ridge_solve(gram, rhs, ridge);
-            let vars = &self.mlps[m.index].1;
-            let n = vars.len();
             let (hdim, out) = (sol.len() - 1, m.values_per_row());
             let w: Vec<f32> =
                 (0..out).flat_map(|o| (0..hdim).map(move |k| (o, k))).map(|(o, k)| sol[k][o] as f32).collect();
             let b: Vec<f32> = (0..out).map(|o| sol[hdim][o] as f32).collect();
-            vars[n - 2].set(&Tensor::from_vec(w, (out, hdim), device)?)?;
-            vars[n - 1].set(&Tensor::from_vec(b, out, device)?)?;
+            self.var(m.index, Role::OutputWeight).set(&Tensor::from_vec(w, (out, hdim), device)?)?;
+            self.var(m.index, Role::OutputBias).set(&Tensor::from_vec(b, out, device)?)?;
         }
         Ok(())
     }
@@ -229,8 +234,7 @@ impl Inr {
             let Some(m) = p.morph else { continue };
             let (feats, _) = row_inputs(&self.cfg, &m, p.kind == ParamKind::Bias, arch.morphed_count(), None);
             let feats = Tensor::from_vec(feats, (m.rows(), self.cfg.features()), device)?;
-            let vars = &self.mlps[m.index].1;
-            let (w_out, b_out) = (&vars[vars.len() - 2], &vars[vars.len() - 1]);
+            let (w_out, b_out) = (self.var(m.index, Role::OutputWeight), self.var(m.index, Role::OutputBias));
             let raw = self.hidden(m.index, &feats)?.matmul(&w_out.as_tensor().t()?)?;
             let mean = raw.mean(0)?;
             let scale = std_dev(&raw.broadcast_sub(&mean)?)?.max(1e-12);

@@ -142,7 +142,7 @@ struct PermuteArgs {
 }
 
 fn main() -> Result<()> {
-    metamorph::process::quiet_broken_pipe();
+    metamorph_host::process::quiet_broken_pipe();
     match Cli::parse().command {
         Command::Base(args) => run_base(args),
         Command::Permute(args) => run_permute(args),

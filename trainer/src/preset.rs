@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use metamorph::inr::InrConfig;
 use metamorph::spec::ArchSpec;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Hyperparameters of base (ordinary) training.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,18 +93,13 @@ pub struct Preset {
     pub fit: FitConfig,
 }
 
-/// The repository root (where `models/` and `data/` live), from this crate's location.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("trainer/ has a parent").to_path_buf()
-}
-
 impl Preset {
     /// Loads `models/<name>.json`, or a path to a JSON file if `name` contains a `/` or ends in `.json`.
     pub fn load(name: &str) -> Result<Self> {
         let path = if name.contains('/') || name.ends_with(".json") {
             PathBuf::from(name)
         } else {
-            repo_root().join("models").join(format!("{name}.json"))
+            metamorph_host::fs::repo_root().join("models").join(format!("{name}.json"))
         };
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading preset {}", path.display()))?;
         let preset: Preset =

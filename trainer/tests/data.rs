@@ -1,6 +1,7 @@
 //! The IDX reader on the real committed files, and its errors.
 
-use metamorph_trainer::data::{read_idx, Dataset, Split};
+use metamorph_host::idx::read_idx;
+use metamorph_trainer::data::{Dataset, Split};
 use metamorph_trainer::preset::Preset;
 use std::io::Write;
 
@@ -49,7 +50,7 @@ fn batches_are_seeded_and_cover_everything() {
 #[test]
 fn missing_file_names_path_and_remedy() {
     let dir = tempfile::tempdir().unwrap();
-    let err = Dataset::load_dir(dir.path(), Split::Train, 255.0).unwrap_err();
+    let err = Dataset::load_dir(dir.path(), Split::Train).unwrap_err();
     assert!(format!("{err:#}").contains("train-images-idx3-ubyte.gz"), "{err:#}");
     // The named loader says how to get the data.
     let err = Dataset::load_in(dir.path(), "fashion-mnist", Split::Train).unwrap_err();
@@ -83,13 +84,13 @@ fn bad_magic_truncation_and_count_mismatch() {
     // Two images, three labels.
     gz(&dir.path().join("train-images-idx3-ubyte.gz"), &[0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 9, 9]);
     gz(&dir.path().join("train-labels-idx1-ubyte.gz"), &[0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3]);
-    let msg = format!("{:#}", Dataset::load_dir(dir.path(), Split::Train, 255.0).unwrap_err());
+    let msg = format!("{:#}", Dataset::load_dir(dir.path(), Split::Train).unwrap_err());
     assert!(msg.contains("2 images") && msg.contains("3 labels"), "{msg}");
 }
 
 #[test]
 fn fashion_mnist_when_fetched() {
-    let root = metamorph_trainer::preset::repo_root().join("data/fashion-mnist");
+    let root = metamorph_host::fs::repo_root().join("data/fashion-mnist");
     if !root.join("t10k-labels-idx1-ubyte.gz").exists() {
         eprintln!("skipped: fashion-mnist not fetched (run data/scripts/fetch-fashion-mnist.sh)");
         return;
@@ -115,7 +116,7 @@ fn presets_match_the_runtime_built_in_families() {
 
 #[test]
 fn every_shipped_hypernet_matches_its_preset() {
-    let models = metamorph_trainer::preset::repo_root().join("models");
+    let models = metamorph_host::fs::repo_root().join("models");
     let mut shipped = 0;
     for entry in std::fs::read_dir(&models).unwrap() {
         let path = entry.unwrap().path();

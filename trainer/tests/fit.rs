@@ -2,10 +2,22 @@
 //! in exactly the state of an uninterrupted one.
 
 use candle_core::{Device, Tensor};
+use metamorph::spec::ArchSpec;
 use metamorph_trainer::base::init_params;
 use metamorph_trainer::data::{Dataset, Split};
-use metamorph_trainer::fit::{checkpoint, distillation, fit, resampled_targets, FitOptions, FitState};
+use metamorph_trainer::fit::{checkpoint, distillation, fit, resampled_targets, FitJob, FitOptions, FitState};
 use metamorph_trainer::preset::Preset;
+
+/// A fit on `data` for both training and evaluation.
+fn job<'a>(
+    arch: &'a ArchSpec,
+    target: &'a [Tensor],
+    data: &'a Dataset,
+    every: usize,
+    device: &'a Device,
+) -> FitJob<'a> {
+    FitJob { arch, target, train: data, test: data, checkpoint_every: every, device }
+}
 
 fn tiny() -> (Preset, FitOptions, Vec<Tensor>, Dataset) {
     let mut preset = Preset::load("digits-mlp").unwrap();
@@ -49,7 +61,8 @@ fn a_few_steps_lower_the_reconstruction_loss() {
     opts.warmup = 30;
     let mut state = FitState::new(&preset.arch, &preset, 0, &Device::Cpu).unwrap();
     let before = recon_error(&preset, &state, &target);
-    fit(&preset.arch, &target, &data, &data, &opts, &mut state, 0, |_| Ok(()), &Device::Cpu).unwrap();
+    let job = job(&preset.arch, &target, &data, 0, &Device::Cpu);
+    fit(&job, &opts, &mut state, |_| Ok(())).unwrap();
     let after = recon_error(&preset, &state, &target);
     assert!(after < 0.9 * before, "reconstruction error {before} -> {after}");
 }
@@ -60,32 +73,22 @@ fn resume_after_a_kill_matches_an_uninterrupted_run() {
     let arch = &preset.arch;
     let dev = Device::Cpu;
     let mut straight = FitState::new(arch, &preset, 5, &dev).unwrap();
-    fit(arch, &target, &data, &data, &opts, &mut straight, 0, |_| Ok(()), &dev).unwrap();
+    fit(&job(arch, &target, &data, 0, &dev), &opts, &mut straight, |_| Ok(())).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ckpt.safetensors");
     let mut first = FitState::new(arch, &preset, 5, &dev).unwrap();
-    let killed = fit(
-        arch,
-        &target,
-        &data,
-        &data,
-        &opts,
-        &mut first,
-        3,
-        |s| {
-            checkpoint::save(&path, s, &target)?;
-            anyhow::bail!("killed after step {}", s.step)
-        },
-        &dev,
-    );
+    let killed = fit(&job(arch, &target, &data, 3, &dev), &opts, &mut first, |s| {
+        checkpoint::save(&path, s, &target)?;
+        anyhow::bail!("killed after step {}", s.step)
+    });
     assert!(killed.is_err(), "the run must stop at the first checkpoint");
     assert!(!dir.path().join("ckpt.safetensors.tmp").exists(), "no temp file left behind");
     let fresh = FitState::new(arch, &preset, 5, &dev).unwrap();
     let (mut resumed, saved_target) = checkpoint::load(&path, fresh, &dev).unwrap();
     assert_eq!(resumed.step, 3);
     assert_eq!(flat(&saved_target), flat(&target));
-    fit(arch, &saved_target, &data, &data, &opts, &mut resumed, 0, |_| Ok(()), &dev).unwrap();
+    fit(&job(arch, &saved_target, &data, 0, &dev), &opts, &mut resumed, |_| Ok(())).unwrap();
 
     let vars = |s: &FitState| flat(&s.inr.vars().iter().map(|v| v.as_tensor().clone()).collect::<Vec<_>>());
     assert_eq!(vars(&straight), vars(&resumed), "INR parameters differ after resume");
@@ -102,7 +105,7 @@ fn a_checkpoint_of_another_preset_is_a_clear_error() {
     let mut state = FitState::new(&preset.arch, &preset, 0, &dev).unwrap();
     let mut short = opts.clone();
     short.steps = 1;
-    fit(&preset.arch, &target, &data, &data, &short, &mut state, 1, |s| checkpoint::save(&path, s, &target), &dev)
+    fit(&job(&preset.arch, &target, &data, 1, &dev), &short, &mut state, |s| checkpoint::save(&path, s, &target))
         .unwrap();
     let mut other = preset.clone();
     other.inr.hidden = 8;
@@ -171,7 +174,7 @@ fn distillation_pulls_the_member_towards_the_teacher() {
     };
     assert_eq!(distillation(&teacher, &teacher).unwrap().to_scalar::<f32>().unwrap(), 0.0);
     let before = kl(&state);
-    fit(arch, &target, &data, &data, &opts, &mut state, 0, |_| Ok(()), &dev).unwrap();
+    fit(&job(arch, &target, &data, 0, &dev), &opts, &mut state, |_| Ok(())).unwrap();
     let after = kl(&state);
     assert!(after < 0.7 * before, "KL to the teacher {before} -> {after}");
 }

@@ -3,8 +3,9 @@
 mod common;
 use candle_core::{Device, Tensor, Var};
 use common::*;
+use metamorph::rng::Rng;
 use metamorph::spec::Layer;
-use metamorph_trainer::{bn::BatchNorm, fold::fold_all, net, rng::Rng};
+use metamorph_trainer::{bn::BatchNorm, fold::fold_all, net};
 
 fn random_bn(c: usize, rng: &mut Rng) -> BatchNorm {
     let dev = Device::Cpu;

@@ -3,17 +3,19 @@
 //! - switch latency (budget change → runnable model) against loading the same width's ONNX
 //!   bytes (native: its parameters), per backend;
 //! - inference latency per backend, against the native executor;
-//! - INR throughput against a plain GEMM of the same shapes (`matrixmultiply::sgemm`);
+//! - INR throughput against bare GEMMs of the same shapes ([`metamorph::gemm::linear`]);
 //! - peak RAM of streaming materialisation against the full weights.
 
 use crate::{decode, human_bytes, read_file};
 use anyhow::{ensure, Context, Result};
-use metamorph::engine::{Backend, Source};
 use metamorph::format::Hypernet;
-use metamorph::materialise::{Materialiser, ROW_BLOCK};
-use metamorph::onnx::{to_onnx, Provenance};
+use metamorph::gemm::linear;
+use metamorph::materialise::Materialiser;
 use metamorph::plan::Budget;
-use metamorph::switch::Switcher;
+use metamorph_host::engine::{Backend, Source};
+use metamorph_host::machine;
+use metamorph_host::onnx::{to_onnx, Provenance};
+use metamorph_host::switch::Switcher;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -99,7 +101,7 @@ pub fn run(args: &Args) -> Result<()> {
             }
         };
         let load = time(args.reps, || backend.load(&source))?;
-        let mut switcher = Switcher::new(net.clone(), backend).with_threads(crate::threads());
+        let mut switcher = Switcher::new(net.clone(), backend).with_threads(metamorph_host::machine::cores());
         let switch = time(args.reps, || switcher.switch(&budget))?;
         let phases = switcher.switch(&budget)?.timings;
         notes.push(format!(
@@ -134,10 +136,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
 
     let (inr_flops, inr_time) = inr_throughput(&net, h, args.reps)?;
-    let gemm_time = time(args.reps, || {
-        gemm_same_shapes(&net, h);
-        Ok(())
-    })?;
+    let gemm_time = time(args.reps, || gemm_same_shapes(&net, h))?;
     let gflops = |t: Duration| inr_flops as f64 / t.as_secs_f64() / 1e9;
     rows.push(Row {
         measure: "INR materialisation throughput".into(),
@@ -164,7 +163,7 @@ pub fn run(args: &Args) -> Result<()> {
         params.len(),
         human_bytes(onnx.len()),
         args.reps,
-        crate::threads()
+        metamorph_host::machine::cores()
     );
     if args.markdown {
         print_markdown(args, &title, &rows, &notes);
@@ -228,77 +227,29 @@ fn print_markdown(args: &Args, title: &str, rows: &[Row], notes: &[String]) {
     println!("\n<!-- /bench:{stem} -->");
 }
 
-/// CPU model and core count of this machine (Linux; elsewhere only the core count).
+/// CPU model and core count of this machine.
 fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    format!("{model}, {cores} cores available, CPU only")
-}
-
-/// The MLP GEMM shapes materialisation runs at base width `h`: `(rows, inputs, outputs)` per call.
-fn gemm_shapes(net: &Hypernet<'_>, h: usize) -> Vec<(usize, usize, usize)> {
-    let cfg = &net.inr;
-    let (p, hid) = (cfg.features(), cfg.hidden as usize);
-    let mut shapes = Vec::new();
-    for info in net.arch.params(h) {
-        let Some(m) = info.morph else { continue };
-        let rows = m.rows();
-        let out = m.values_per_row();
-        for r0 in (0..rows).step_by(ROW_BLOCK) {
-            let r = ROW_BLOCK.min(rows - r0);
-            shapes.push((r, p, hid));
-            for _ in 0..cfg.depth {
-                shapes.push((r, hid, hid));
-            }
-            shapes.push((r, hid, out));
-        }
-    }
-    shapes
+    let model = machine::cpu_name().unwrap_or_else(|| "unknown CPU".into());
+    format!("{model}, {} cores available, CPU only", machine::cores())
 }
 
 fn inr_throughput(net: &Hypernet<'_>, h: usize, reps: usize) -> Result<(usize, Duration)> {
-    let flops = gemm_shapes(net, h).iter().map(|(r, i, o)| 2 * r * i * o).sum();
     let m = Materialiser::new(net, h, 1, 0)?;
+    let flops = m.gemms().map(|(r, i, o)| 2 * r * i * o).sum();
     let mut out = vec![0.0; m.total_len()];
     let mut scratch = vec![0.0; m.scratch_len()];
     let t = time(reps, || m.all(&mut out, &mut scratch).map(|_| ()).map_err(anyhow::Error::from))?;
     Ok((flops, t))
 }
 
-fn gemm_same_shapes(net: &Hypernet<'_>, h: usize) {
-    let shapes = gemm_shapes(net, h);
-    let big = shapes.iter().map(|&(r, i, o)| (r * i).max(i * o).max(r * o)).max().unwrap_or(0);
-    let a = vec![0.5f32; big];
-    let b = vec![0.25f32; big];
-    let mut c = vec![0.0f32; big];
-    for (m, k, n) in shapes {
-        // SAFETY: a is m×k, b is k×n, c is m×n, all row-major and within `big` elements.
-        unsafe {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.as_ptr(),
-                k as isize,
-                1,
-                b.as_ptr(),
-                n as isize,
-                1,
-                0.0,
-                c.as_mut_ptr(),
-                n as isize,
-                1,
-            );
-        }
+/// The definition's GEMMs for `h` as bare [`linear`] calls (no bias, activation or features).
+fn gemm_same_shapes(net: &Hypernet<'_>, h: usize) -> Result<()> {
+    let m = Materialiser::new(net, h, 1, 0)?;
+    let big = m.gemms().map(|(r, i, o)| (r * i).max(i * o).max(r * o)).max().unwrap_or(0);
+    let (a, b, mut c) = (vec![0.5f32; big], vec![0.25f32; big], vec![0.0f32; big]);
+    for (r, i, o) in m.gemms() {
+        linear(&a[..r * i], &b[..i * o], &[], r, i, o, &mut c[..r * o])?;
     }
     std::hint::black_box(&c);
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! The budget flags shared by `plan`, `materialize` and `eval`.
+//! The budget flags shared by `plan`, `materialise` and `eval`.
 
 use anyhow::{bail, ensure, Result};
 use metamorph::plan::{Budget, Latency};

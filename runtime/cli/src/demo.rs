@@ -1,12 +1,13 @@
 //! `metamorph demo`: replay a battery trace, re-planning and classifying at every step.
 
-use crate::data::{check_shape, TestSet};
+use crate::data::{check_shape, load_test_set};
 use crate::eval::classify;
-use crate::{decode, human_bytes, human_count, ms, read_file, repo_root};
+use crate::{decode, human_bytes, human_count, ms, read_file};
 use anyhow::{ensure, Context, Result};
-use metamorph::engine::Backend;
 use metamorph::plan::Budget;
-use metamorph::switch::Switcher;
+use metamorph_host::engine::Backend;
+use metamorph_host::fs::repo_root;
+use metamorph_host::switch::Switcher;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -45,12 +46,12 @@ pub fn run(args: &Args) -> Result<()> {
     })?;
     let net = decode(&bytes, &model)?;
     let family = net.arch.name.clone();
-    let set = TestSet::load(&data, None).with_context(|| format!("loading test set {}", data.display()))?;
+    let set = load_test_set(&data, None).with_context(|| format!("loading test set {}", data.display()))?;
     ensure!(!set.is_empty(), "test set {} is empty", data.display());
     check_shape(&set, net.arch.input, &data, &family)?;
     let lo = net.arch.costs(net.arch.h_min as usize)?.macs;
     let hi = net.arch.costs(net.arch.h_max as usize)?.macs;
-    let mut switcher = Switcher::new(net, args.backend).with_threads(crate::threads());
+    let mut switcher = Switcher::new(net, args.backend).with_threads(metamorph_host::machine::cores());
     println!(
         "{family} on {} ({} test images), backend {}; power budget = MACs per inference, scaled by battery",
         data.display(),

@@ -1,11 +1,12 @@
 //! `metamorph eval FILE --data DIR (--width W | budget flags) [--backend B]`.
 
 use crate::budget::{Target, WidthOrBudget};
-use crate::data::{accuracy, check_shape, TestSet};
+use crate::data::{accuracy, check_shape, load_test_set};
 use crate::{decode, human_bytes, human_count, ms, read_file};
 use anyhow::{ensure, Context, Result};
-use metamorph::engine::Backend;
-use metamorph::switch::{Active, Switcher};
+use metamorph_host::engine::Backend;
+use metamorph_host::idx::ImageSet;
+use metamorph_host::switch::{Active, Switcher};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -42,7 +43,7 @@ pub fn run(args: &Args) -> Result<()> {
     let net = decode(&bytes, &args.file)?;
     let family = net.arch.name.clone();
     let set =
-        TestSet::load(&args.data, args.limit).with_context(|| format!("loading test set {}", args.data.display()))?;
+        load_test_set(&args.data, args.limit).with_context(|| format!("loading test set {}", args.data.display()))?;
     ensure!(!set.is_empty(), "test set {} is empty", args.data.display());
     check_shape(&set, net.arch.input, &args.data, &family)?;
     let target = args.target.target(&net.arch)?;
@@ -77,7 +78,7 @@ pub fn run(args: &Args) -> Result<()> {
 
 /// Classifies images `start..start + n` (wrapping around the set) in batches of `batch`.
 /// Returns the accuracy and the seconds per image spent in the engine.
-pub fn classify(active: &mut Active, set: &TestSet, start: usize, n: usize, batch: usize) -> Result<(f32, f64)> {
+pub fn classify(active: &mut Active, set: &ImageSet, start: usize, n: usize, batch: usize) -> Result<(f32, f64)> {
     let mut logits = Vec::with_capacity(n * 10);
     let mut labels = Vec::with_capacity(n);
     let mut spent = 0.0;

@@ -1,5 +1,6 @@
 //! The `metamorph` command's logic: one module per subcommand, plus the CLI-only helpers
-//! (budget flags, hypernet loading, the IDX test-set reader).
+//! (budget flags, hypernet loading, test-set checks). Engines, the switcher, ONNX export and the
+//! shared std helpers come from `metamorph-host`.
 
 pub mod bench;
 pub mod budget;
@@ -7,19 +8,13 @@ pub mod data;
 pub mod demo;
 pub mod eval;
 pub mod inspect;
-pub mod materialize;
+pub mod materialise;
 pub mod plan;
 pub mod sample;
 
 use anyhow::{Context, Result};
 use metamorph::format::{self, Hypernet};
-use std::path::{Path, PathBuf};
-
-/// The repository root (where `models/` and `data/` live), from this crate's location.
-pub fn repo_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    root.canonicalize().unwrap_or(root)
-}
+use std::path::Path;
 
 /// Reads a hypernet file's bytes, naming the file on error.
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
@@ -52,9 +47,4 @@ pub fn human_count(n: usize) -> String {
 /// Milliseconds of a duration, as f64.
 pub fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-/// Threads the device commands materialise with: every core this process may use.
-pub fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

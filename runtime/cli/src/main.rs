@@ -2,7 +2,7 @@
 //! Parses arguments and calls one library function per subcommand.
 
 use clap::{Parser, Subcommand};
-use metamorph_cli::{bench, demo, eval, inspect, materialize, plan};
+use metamorph_cli::{bench, demo, eval, inspect, materialise, plan};
 use std::process::ExitCode;
 
 /// Any width of a hypernet family, on demand: inspect a hypernet, plan a width for a budget,
@@ -21,7 +21,8 @@ enum Command {
     /// The widest member that fits a budget, and its costs.
     Plan(plan::Args),
     /// Materialise one width and write it as an ONNX model.
-    Materialize(materialize::Args),
+    #[command(alias = "materialize")]
+    Materialise(materialise::Args),
     /// Accuracy and latency of one width on an IDX test set.
     Eval(eval::Args),
     /// Switch, load, inference and INR throughput, all backends, one table.
@@ -31,12 +32,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    metamorph::process::quiet_broken_pipe();
+    metamorph_host::process::quiet_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(a) => inspect::run(&a),
         Command::Plan(a) => plan::run(&a),
-        Command::Materialize(a) => materialize::run(&a),
+        Command::Materialise(a) => materialise::run(&a),
         Command::Eval(a) => eval::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Demo(a) => demo::run(&a),

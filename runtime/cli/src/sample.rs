@@ -7,7 +7,7 @@ use metamorph::spec::{families, ArchSpec};
 
 /// The `mnist-mlp` family (784-h-h-10, h 8..=256), as in `models/mnist-mlp.json`.
 pub fn mnist_mlp() -> (ArchSpec, InrConfig) {
-    (families::mnist_mlp(), InrConfig { bands: 6, hidden: 48, depth: 2, norm: 256.0 })
+    (families::mnist_mlp(), InrConfig { bands: 6, hidden: 64, depth: 2, norm: 256.0 })
 }
 
 /// The `digits-mlp` family (64-h-h-10, h 2..=32), as in `models/digits-mlp.json`.
@@ -20,23 +20,7 @@ pub fn mnist_lenet() -> (ArchSpec, InrConfig) {
     (families::mnist_lenet(), InrConfig { bands: 4, hidden: 48, depth: 2, norm: 128.0 })
 }
 
-/// A hypernet of `arch` with uniform random INR and frozen parameters (deterministic in `seed`),
-/// encoded as file bytes.
+/// [`OwnedHypernet::random`] of `arch` and `inr` (deterministic in `seed`), encoded as file bytes.
 pub fn random_hypernet(arch: ArchSpec, inr: InrConfig, dataset: &str, seed: u64) -> Result<Vec<u8>> {
-    let mut net = OwnedHypernet::zeros(arch, inr, dataset).context("building a zero hypernet")?;
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
-    for (_, params) in &mut net.mlps {
-        params.iter_mut().for_each(|v| *v = next() * 0.5);
-    }
-    for t in &mut net.frozen {
-        t.iter_mut().for_each(|v| *v = next() * 0.2);
-    }
-    net.sigma = 0.5;
-    net.to_bytes().context("encoding the random hypernet")
+    OwnedHypernet::random(arch, inr, dataset, seed).and_then(|net| net.to_bytes()).context("building a random hypernet")
 }

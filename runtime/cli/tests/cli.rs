@@ -6,6 +6,10 @@ use metamorph_cli::sample::{digits_mlp, mnist_mlp, random_hypernet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "../../host/tests/support/onnx_checker.rs"]
+mod onnx_checker;
+use onnx_checker::onnx_check;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -59,30 +63,13 @@ fn fixture() -> Fixture {
     Fixture { digits: s(digits), mnist: s(mnist), corrupt: s(corrupt), root, _dir: dir }
 }
 
-/// Runs the Python `onnx` checker on `path` (needs METAMORPH_PYTHON, as set by scripts/test.sh).
-fn onnx_check(path: &Path) {
-    let python = std::env::var("METAMORPH_PYTHON")
-        .expect("METAMORPH_PYTHON is not set: point it at a Python with the `onnx` package (scripts/test.sh sets it)");
-    let out = Command::new(&python)
-        .args(["-c", "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)"])
-        .arg(path)
-        .output()
-        .unwrap_or_else(|e| panic!("running {python}: {e}"));
-    assert!(
-        out.status.success(),
-        "onnx checker rejected {}:\n{}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn data(name: &str) -> String {
     repo().join("data").join(name).to_string_lossy().into_owned()
 }
 
 #[test]
 fn help_for_every_subcommand() {
-    for sub in ["inspect", "plan", "materialize", "eval", "bench", "demo"] {
+    for sub in ["inspect", "plan", "materialise", "eval", "bench", "demo"] {
         let out = ok(&[sub, "--help"]);
         assert!(out.contains("Usage"), "{sub} --help:\n{out}");
     }
@@ -117,15 +104,15 @@ fn plan() {
 }
 
 #[test]
-fn materialize() {
+fn materialise() {
     let f = fixture();
     let out_path = f.root.join("m.onnx");
     let o = out_path.to_string_lossy();
-    ok(&["materialize", &f.digits, "--width", "0.5", "-o", &o, "--samples", "2"]);
+    ok(&["materialise", &f.digits, "--width", "0.5", "-o", &o, "--samples", "2"]);
     let bytes = std::fs::read(&out_path).unwrap();
     assert!(bytes.len() > 1000);
     onnx_check(&out_path);
-    ok(&["materialize", &f.digits, "--max-bytes", "3000", "-o", &o]);
+    ok(&["materialise", &f.digits, "--max-bytes", "3000", "-o", &o]);
     // No temporary file is left behind.
     assert_eq!(
         std::fs::read_dir(&f.root)
@@ -134,12 +121,12 @@ fn materialize() {
             .count(),
         0
     );
-    fails(&["materialize", &f.digits, "-o", &o]); // neither width nor budget
-    fails(&["materialize", &f.digits, "--width", "0.5", "--max-bytes", "3000", "-o", &o]);
-    assert!(fails(&["materialize", &f.digits, "--width", "0.01", "-o", &o]).contains("smallest"));
-    assert!(fails(&["materialize", &f.digits, "--max-bytes", "10", "-o", &o]).contains("fits"));
-    fails(&["materialize", &f.corrupt, "--width", "1", "-o", &o]);
-    fails(&["materialize", &f.digits, "--width", "1", "-o", "/no/such/dir/m.onnx"]);
+    fails(&["materialise", &f.digits, "-o", &o]); // neither width nor budget
+    fails(&["materialise", &f.digits, "--width", "0.5", "--max-bytes", "3000", "-o", &o]);
+    assert!(fails(&["materialise", &f.digits, "--width", "0.01", "-o", &o]).contains("smallest"));
+    assert!(fails(&["materialise", &f.digits, "--max-bytes", "10", "-o", &o]).contains("fits"));
+    fails(&["materialise", &f.corrupt, "--width", "1", "-o", &o]);
+    fails(&["materialise", &f.digits, "--width", "1", "-o", "/no/such/dir/m.onnx"]);
 }
 
 #[test]
@@ -184,6 +171,6 @@ fn conv_family_end_to_end() {
         ok(&["eval", &p, "--data", &data("mnist"), "--width", "0.5", "--backend", backend, "--limit", "64"]);
     }
     let onnx = f.root.join("lenet.onnx");
-    ok(&["materialize", &p, "--max-macs", "200000", "-o", &onnx.to_string_lossy()]);
+    ok(&["materialise", &p, "--max-macs", "200000", "-o", &onnx.to_string_lossy()]);
     onnx_check(&onnx);
 }

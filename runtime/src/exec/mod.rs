@@ -23,7 +23,7 @@ mod pool;
 use crate::error::{Error, Result};
 use crate::spec::{ArchSpec, Layer, MAX_SAVED};
 
-const MISSING: Error = Error::Invalid("parameter tensor missing for a layer");
+const MISSING: Error = Error::BadArgument("parameter tensor missing for a layer");
 
 /// Scratch `f32`s [`run`] needs for `batch` samples at base width `h`.
 pub fn scratch_len(arch: &ArchSpec, h: usize, batch: usize) -> Result<usize> {

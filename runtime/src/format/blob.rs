@@ -71,13 +71,9 @@ impl Blob<'_> {
                 }
             }
             DType::I8 => {
-                for (s, scale) in self.scales.chunks_exact(4).enumerate() {
+                for (seg, scale) in cfg.segments(out_size).zip(self.scales.chunks_exact(4)) {
                     let scale = f32::from_le_bytes([scale[0], scale[1], scale[2], scale[3]]);
-                    let seg = cfg.segment(s, out_size);
-                    let src = &self.data[seg.offset..seg.offset + seg.len];
-                    for (o, &q) in out[seg.offset..seg.offset + seg.len].iter_mut().zip(src) {
-                        *o = q as i8 as f32 * scale;
-                    }
+                    dequantise_i8(&self.data[seg.range()], scale, &mut out[seg.range()]);
                 }
             }
         }
@@ -102,6 +98,26 @@ pub fn read_f32s(bytes: &[u8], out: &mut [f32]) -> Result<()> {
     Ok(())
 }
 
+/// The one int8 quantiser: symmetric, one scale per slice (`max |x| / 127`, or 1 for an all-zero
+/// slice). Writes `round(x / scale)` as two's-complement bytes into `out` (same length as
+/// `values`) and returns the scale. Used for INR segments here and for any network's tensors by
+/// the tools that compare against int8 baselines.
+pub fn quantise_i8(values: &[f32], out: &mut [u8]) -> f32 {
+    let max = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    for (d, v) in out.iter_mut().zip(values) {
+        *d = libm::roundf(v / scale).clamp(-127.0, 127.0) as i8 as u8;
+    }
+    scale
+}
+
+/// Inverse of [`quantise_i8`]: `out[i] = (bytes[i] as i8) · scale`.
+pub fn dequantise_i8(bytes: &[u8], scale: f32, out: &mut [f32]) {
+    for (o, &q) in out.iter_mut().zip(bytes) {
+        *o = q as i8 as f32 * scale;
+    }
+}
+
 #[cfg(feature = "alloc")]
 /// Encodes f32 parameters as `dtype`, returning `(scales, data)` bytes. Int8 uses one symmetric
 /// scale per segment (`max |x| / 127`).
@@ -118,15 +134,9 @@ pub fn encode(
         DType::I8 => {
             let mut scales = Vec::new();
             let mut data = alloc::vec![0u8; values.len()];
-            for s in 0..cfg.segment_count() {
-                let seg = cfg.segment(s, out_size);
-                let part = &values[seg.offset..seg.offset + seg.len];
-                let max = part.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+            for seg in cfg.segments(out_size) {
+                let scale = quantise_i8(&values[seg.range()], &mut data[seg.range()]);
                 scales.extend_from_slice(&scale.to_le_bytes());
-                for (d, v) in data[seg.offset..seg.offset + seg.len].iter_mut().zip(part) {
-                    *d = libm::roundf(v / scale).clamp(-127.0, 127.0) as i8 as u8;
-                }
             }
             (scales, data)
         }

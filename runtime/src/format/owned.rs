@@ -54,6 +54,23 @@ impl OwnedHypernet {
         })
     }
 
+    /// A hypernet of the right shapes with random parameters, deterministic in `seed`: INR
+    /// parameters uniform in `[-0.25, 0.25)`, frozen tensors in `[-0.1, 0.1)`, noise width
+    /// σ = 0.5. It classifies nothing; tests, benches and demos of the runtime use it where a
+    /// trained file would be too slow to make.
+    pub fn random(arch: ArchSpec, inr: InrConfig, dataset: &str, seed: u64) -> Result<Self> {
+        let mut net = Self::zeros(arch, inr, dataset)?;
+        let mut rng = crate::rng::Rng::new(seed);
+        for (_, params) in &mut net.mlps {
+            params.iter_mut().for_each(|v| *v = rng.uniform(-0.25, 0.25));
+        }
+        for t in &mut net.frozen {
+            t.iter_mut().for_each(|v| *v = rng.uniform(-0.1, 0.1));
+        }
+        net.sigma = 0.5;
+        Ok(net)
+    }
+
     /// Encodes as a complete file with INR parameters stored as `dtype`. Validates the result.
     pub fn to_bytes_as(&self, dtype: DType) -> Result<Vec<u8>> {
         let blobs: Vec<(Vec<u8>, Vec<u8>)> =
@@ -75,13 +92,13 @@ impl OwnedHypernet {
         };
         for ((out, _), (scales, data)) in self.mlps.iter().zip(&blobs) {
             let t = InrTensor { out_size: *out as u32, params: Blob { dtype, scales, data } };
-            net.tensors.push(t).map_err(|_| Error::Invalid("too many INR tensors"))?;
+            net.tensors.push(t).map_err(|_| Error::BadArgument("too many INR tensors"))?;
         }
         for f in &frozen {
-            net.frozen.push(f).map_err(|_| Error::Invalid("too many frozen tensors"))?;
+            net.frozen.push(f).map_err(|_| Error::BadArgument("too many frozen tensors"))?;
         }
         for row in &self.accuracy {
-            net.meta.accuracy.push(*row).map_err(|_| Error::Invalid("accuracy table too long"))?;
+            net.meta.accuracy.push(*row).map_err(|_| Error::BadArgument("accuracy table too long"))?;
         }
         net.validate()?;
         let body = postcard::to_allocvec(&net).map_err(|_| Error::Encode)?;

@@ -1,7 +1,55 @@
 //! Raw and normalised coordinates of a morphed tensor's rows, with optional noise.
 
-use super::noise;
+use super::features::fourier_reusing;
+use super::{noise, InrConfig};
 use crate::spec::{Morph, Query};
+
+/// The coordinate noise of one INR sample. Sample 0 is the noise-free grid; the trainer draws
+/// noisy samples as sample 1 with a seed per step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Sample index (0: no noise).
+    pub index: u32,
+    /// Seed of the counter-based noise.
+    pub seed: u64,
+    /// Half-width of the uniform noise ([`amplitude`]).
+    pub amplitude: f32,
+}
+
+impl Sample {
+    /// The noise-free sample 0.
+    pub const EXACT: Sample = Sample { index: 0, seed: 0, amplitude: 0.0 };
+}
+
+/// The rows of one morphed tensor as the INR queries them: the one place a row index becomes the
+/// MLP's input and the factor its output is scaled by.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows {
+    /// The morphed tensor.
+    pub morph: Morph,
+    /// Morphed tensors in the family (`L`).
+    pub total: usize,
+    /// Whether the tensor is a bias.
+    pub is_bias: bool,
+}
+
+impl Rows {
+    /// Writes the `6 + 12F` Fourier features of row `r` under `sample` into `out` and returns the
+    /// row's fan-in scale `1 / C_in`, which multiplies every value the MLP returns for it. `earlier`
+    /// holds feature rows already computed whose coordinates the row may share (see
+    /// [`fourier_reusing`]); the result does not depend on it.
+    pub fn input(&self, cfg: &InrConfig, r: usize, sample: Sample, out: &mut [f32], earlier: &[&[f32]]) -> f32 {
+        let raw = noisy(&self.morph, self.total, r, self.is_bias, sample.index, sample.seed, sample.amplitude);
+        fourier_reusing(&normalise(raw, cfg.norm), cfg.bands as usize, out, earlier);
+        fan_in_scale(&raw)
+    }
+}
+
+/// The fan-in scale `1 / C_in` of a raw coordinate: generated weights are the MLP's output
+/// divided by the fan-in, so the MLP works at the same scale for every width.
+pub fn fan_in_scale(raw: &[f32; 6]) -> f32 {
+    1.0 / raw[5]
+}
 
 /// Which of the six coordinates receive noise: `l, i, C_out` always; `j, C_in` only for
 /// [`Query::Pair`] weights (for biases and whole-row queries they are placeholders).

@@ -1,10 +1,11 @@
 //! Batched forward pass of one tensor's residual MLP, on caller-provided scratch.
 
+use super::layout::Role;
 use super::InrConfig;
 use crate::error::{Error, Result};
 use crate::gemm::linear;
 
-/// One morphed tensor's MLP over unpacked `f32` parameters (storage order of [`InrConfig::segment`]).
+/// One morphed tensor's MLP over unpacked `f32` parameters (laid out as [`InrConfig::segments`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Mlp<'p> {
     cfg: InrConfig,
@@ -37,9 +38,10 @@ impl<'p> Mlp<'p> {
         2 * rows * cfg.hidden as usize
     }
 
-    fn seg(&self, index: usize) -> &'p [f32] {
-        let s = self.cfg.segment(index, self.out_size);
-        &self.params[s.offset..s.offset + s.len]
+    /// The parameters playing `role` (empty for a residual layer the MLP does not have, which
+    /// the GEMM then rejects as a shape mismatch).
+    fn seg(&self, role: Role) -> &'p [f32] {
+        self.cfg.segment(role, self.out_size).map_or(&[], |s| &self.params[s.range()])
     }
 
     /// Scratch elements [`Mlp::forward_hidden`] needs for `rows` rows: `rows · hidden`.
@@ -56,7 +58,7 @@ impl<'p> Mlp<'p> {
             return Err(Error::BufferTooSmall { needed: need, provided: scratch.len() });
         }
         let (hid, rest) = scratch.split_at_mut(rows * h);
-        linear(feats, self.seg(0), self.seg(1), rows, p, h, hid)?;
+        linear(feats, self.seg(Role::InputWeight), self.seg(Role::InputBias), rows, p, h, hid)?;
         relu(hid);
         self.forward_hidden(hid, rows, out, rest)
     }
@@ -74,21 +76,20 @@ impl<'p> Mlp<'p> {
             return Err(Error::ShapeMismatch { expected: rows * h, found: hid.len() });
         }
         let tmp = &mut scratch[..need];
-        for k in 0..self.cfg.depth as usize {
-            let base = 2 + 3 * k;
-            linear(hid, self.seg(base), self.seg(base + 1), rows, h, h, tmp)?;
-            let s = self.seg(base + 2)[0];
+        for k in 0..self.cfg.depth {
+            linear(hid, self.seg(Role::HiddenWeight(k)), self.seg(Role::HiddenBias(k)), rows, h, h, tmp)?;
+            let s = self.seg(Role::BranchScale(k))[0];
             for (a, &t) in hid.iter_mut().zip(tmp.iter()) {
                 *a += s * t.max(0.0);
             }
         }
-        let last = self.cfg.segment_count();
-        linear(hid, self.seg(last - 2), self.seg(last - 1), rows, h, self.out_size, out)
+        let (w, b) = (self.seg(Role::OutputWeight), self.seg(Role::OutputBias));
+        linear(hid, w, b, rows, h, self.out_size, out)
     }
 
     /// The input layer's weight `W_in` (`hidden × (6 + 12F)`, row-major) and bias `b_in`.
     pub fn input_layer(&self) -> (&'p [f32], &'p [f32]) {
-        (self.seg(0), self.seg(1))
+        (self.seg(Role::InputWeight), self.seg(Role::InputBias))
     }
 }
 

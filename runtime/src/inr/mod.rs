@@ -11,6 +11,8 @@
 //! out = (W_out · h + b_out) / C_in
 //! ```
 //!
+//! The parameters of each MLP are laid out as [`layout`] says.
+//!
 //! With `K > 1` samples the weight is the mean over sample 0 (no noise) and samples `1..K` whose
 //! coordinates carry the deterministic noise of [`noise`].
 //!
@@ -24,6 +26,7 @@
 
 pub mod coords;
 pub mod features;
+pub mod layout;
 pub mod mlp;
 pub mod noise;
 
@@ -49,15 +52,6 @@ pub const MAX_HIDDEN: u16 = 1024;
 /// Largest number of residual hidden layers accepted.
 pub const MAX_DEPTH: u8 = 16;
 
-/// One parameter segment of an MLP, in storage order (each has its own int8 scale).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Segment {
-    /// Offset in the MLP's flat parameters.
-    pub offset: usize,
-    /// Number of values.
-    pub len: usize,
-}
-
 impl InrConfig {
     /// Input features per row: `6 + 12 · bands`.
     pub fn features(&self) -> usize {
@@ -73,45 +67,5 @@ impl InrConfig {
             return Err(crate::Error::Invalid("INR normaliser must be finite and >= 1"));
         }
         Ok(())
-    }
-
-    /// Number of segments of one MLP: `W_in, b_in, (W_k, b_k, s_k) × depth, W_out, b_out`.
-    pub fn segment_count(&self) -> usize {
-        4 + 3 * self.depth as usize
-    }
-
-    /// Lengths of the segments, in storage order. `W` matrices are row-major `[out, in]`.
-    pub fn segment(&self, index: usize, out_size: usize) -> Segment {
-        let (h, p) = (self.hidden as usize, self.features());
-        let depth = self.depth as usize;
-        let mut offset = 0;
-        for s in 0..self.segment_count() {
-            let len = if s == 0 {
-                h * p
-            } else if s == 1 {
-                h
-            } else if s < 2 + 3 * depth {
-                match (s - 2) % 3 {
-                    0 => h * h,
-                    1 => h,
-                    _ => 1,
-                }
-            } else if s == 2 + 3 * depth {
-                out_size * h
-            } else {
-                out_size
-            };
-            if s == index {
-                return Segment { offset, len };
-            }
-            offset += len;
-        }
-        Segment { offset, len: 0 }
-    }
-
-    /// Parameters of one MLP whose rows return `out_size` values.
-    pub fn param_count(&self, out_size: usize) -> usize {
-        let last = self.segment(self.segment_count() - 1, out_size);
-        last.offset + last.len
     }
 }

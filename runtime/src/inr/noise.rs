@@ -12,13 +12,7 @@
 //! assert_ne!(a, symmetric(7, 2, 0, 42, 1));
 //! ```
 
-/// SplitMix64 finaliser.
-pub fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use crate::rng::mix64;
 
 /// Uniform in `[0, 1)` with 24 random bits, from the key
 /// `mix64(seed ^ mix64(sample << 40 | tensor << 32 | axis << 28) ^ row)`.

@@ -27,7 +27,7 @@ pub fn save(path: &Path, state: &FitState, target: &[Tensor]) -> Result<()> {
     map.insert("gains".into(), Tensor::new(state.inr.gains.as_slice(), &Device::Cpu)?);
     let counters = Tensor::new(&[state.step as i64, state.opt.t as i64], &Device::Cpu)?;
     map.insert("counters".into(), counters);
-    crate::io::write_atomic(path, |tmp| Ok(candle_core::safetensors::save(&map, tmp)?))
+    metamorph_host::fs::write_atomic(path, |tmp| Ok(candle_core::safetensors::save(&map, tmp)?))
 }
 
 /// Reads a checkpoint written by [`save`] into a state shaped like `fresh` (same preset), and

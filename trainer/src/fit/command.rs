@@ -1,6 +1,6 @@
 //! `metamorph-train fit`: base network → fold → permute → INR → hypernet file, end to end.
 
-use super::{checkpoint, fit, FitOptions, FitState};
+use super::{checkpoint, fit, FitJob, FitOptions, FitState};
 use crate::base::{self, BaseOptions, Checkpoint};
 use crate::data::{Dataset, Split};
 use crate::export;
@@ -100,7 +100,15 @@ pub fn run(args: &FitArgs) -> Result<FitReport> {
         Some(path) => checkpoint::save(path, s, &target),
         None => Ok(()),
     };
-    fit(arch, &target, &train, &test, &opts, &mut state, args.checkpoint_every, save, dev)?;
+    let job = FitJob {
+        arch,
+        target: &target,
+        train: &train,
+        test: &test,
+        checkpoint_every: args.checkpoint_every,
+        device: dev,
+    };
+    fit(&job, &opts, &mut state, save)?;
     let inr = state.ema_inr()?;
     let frozen = crate::inr::frozen_of(arch, &target);
     let owned = export::owned(arch, &inr, &frozen, &preset.dataset, preset.train_h, opts.sigma)?;

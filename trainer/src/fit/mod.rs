@@ -20,14 +20,15 @@ use candle_core::{Device, Tensor, Var, D};
 use candle_nn::loss::cross_entropy;
 use candle_nn::ops::log_softmax;
 use indicatif::{ProgressBar, ProgressStyle};
-use metamorph::inr::{coords, noise::mix64};
+use metamorph::inr::coords;
+use metamorph::rng::mix64;
 use metamorph::spec::ArchSpec;
 
 use crate::data::Dataset;
 use crate::inr::{Inr, Noise};
 use crate::preset::Preset;
-use crate::rng::Rng;
 use adamw::{AdamW, AdamWConfig};
+use metamorph::rng::Rng;
 
 /// Everything that shapes a fitting run.
 #[derive(Debug, Clone)]
@@ -174,21 +175,34 @@ fn learning_rate(opts: &FitOptions, step: usize) -> f64 {
     ramp * opts.lr * opts.finetune_lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
 }
 
+/// What a fit runs on: the family, the target network, the data and the device, and how often
+/// it checkpoints.
+#[derive(Clone, Copy)]
+pub struct FitJob<'a> {
+    /// The family.
+    pub arch: &'a ArchSpec,
+    /// The permuted base network at full width (canonical order); its frozen tensors are used as
+    /// they are.
+    pub target: &'a [Tensor],
+    /// Training images.
+    pub train: &'a Dataset,
+    /// Images the progress line evaluates on.
+    pub test: &'a Dataset,
+    /// Steps between checkpoints (0: never).
+    pub checkpoint_every: usize,
+    /// Where the INR trains.
+    pub device: &'a Device,
+}
+
 /// Trains `state` up to `opts.steps` (continuing from `state.step`), calling `on_checkpoint`
-/// every `checkpoint_every` steps. `target` is the permuted base network at full width (canonical
-/// order); its frozen tensors are used as they are.
-#[allow(clippy::too_many_arguments)]
+/// every `job.checkpoint_every` steps.
 pub fn fit(
-    arch: &ArchSpec,
-    target: &[Tensor],
-    train: &Dataset,
-    test: &Dataset,
+    job: &FitJob<'_>,
     opts: &FitOptions,
     state: &mut FitState,
-    checkpoint_every: usize,
     mut on_checkpoint: impl FnMut(&FitState) -> Result<()>,
-    device: &Device,
 ) -> Result<()> {
+    let FitJob { arch, target, train, test, checkpoint_every, device } = *job;
     let frozen = crate::inr::frozen_of(arch, target);
     let mut targets_at: std::collections::HashMap<usize, Vec<(Tensor, f64)>> = Default::default();
     let bar = progress(opts, state.step);
@@ -251,7 +265,7 @@ pub fn fit(
                 &frozen,
                 test,
                 opts.eval_limit,
-                &[1.0, 0.75, 0.5, 0.25],
+                &crate::export::TABLE_WIDTHS,
                 device,
             )?
             .iter()

@@ -358,7 +358,7 @@ pub fn run(input: &std::path::Path, output: &std::path::Path, seed: u64) -> Resu
 #[cfg(test)]
 mod tests {
     use super::path::*;
-    use crate::rng::Rng;
+    use metamorph::rng::Rng;
 
     fn random_matrix(n: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
         let pts: Vec<[f32; 3]> = (0..n).map(|_| [rng.next_f32(), rng.next_f32(), rng.next_f32()]).collect();

@@ -14,7 +14,7 @@
 //! assert_eq!(path_cost(&d, &p), 3.0);
 //! ```
 
-use crate::rng::Rng;
+use metamorph::rng::Rng;
 
 /// Largest number of nodes solved exactly.
 pub const EXACT_MAX: usize = 12;

@@ -26,9 +26,10 @@ pub mod targets;
 use crate::base::{self, BaseOptions, Checkpoint};
 use crate::data::{Dataset, Split};
 use crate::export::runtime_member;
-use crate::preset::{repo_root, Preset};
+use crate::preset::Preset;
 use anyhow::{ensure, Context, Result};
 use candle_core::Tensor;
+use metamorph_host::fs::repo_root;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use storage::Storage;
@@ -129,16 +130,8 @@ pub struct Machine {
 impl Machine {
     /// This machine, running on `device`.
     pub fn detect(device: &str) -> Self {
-        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("model name"))
-                    .and_then(|l| l.split_once(':'))
-                    .map(|(_, v)| v.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into());
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpu_model = metamorph_host::machine::cpu_name().unwrap_or_else(|| "unknown".into());
+        let cpus = metamorph_host::machine::cores();
         Machine { cpus, cpu_model, device: device.into() }
     }
 }
@@ -339,7 +332,7 @@ pub struct Written {
 /// `accuracy-<name>.svg`, both atomically.
 pub fn write(report: &Report, dir: &Path) -> Result<Written> {
     let plot = dir.join(plot::file_name(&report.name));
-    crate::io::write_bytes_atomic(&plot, plot::svg(report)?.as_bytes())?;
+    metamorph_host::fs::write_bytes_atomic(&plot, plot::svg(report)?.as_bytes())?;
     let results = dir.join("RESULTS.md");
     table::write(&results, &report.name, &table::section(report))?;
     Ok(Written { results, plot })

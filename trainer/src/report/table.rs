@@ -47,7 +47,7 @@ pub fn write(path: &Path, name: &str, section: &str) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    crate::io::write_bytes_atomic(path, replace_section(&doc, name, section).as_bytes())
+    metamorph_host::fs::write_bytes_atomic(path, replace_section(&doc, name, section).as_bytes())
 }
 
 fn pct(x: f32) -> String {

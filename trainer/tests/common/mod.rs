@@ -2,8 +2,9 @@
 #![allow(dead_code)]
 
 use candle_core::{Device, Tensor};
+use metamorph::rng::Rng;
 use metamorph::spec::{ArchSpec, Dim, Layer};
-use metamorph_trainer::{net::param_shape, rng::Rng};
+use metamorph_trainer::net::param_shape;
 
 /// Conv → pool → conv → Flatten (4×4 spatial per channel) → Dense, on 8×8 digits.
 pub fn conv_net() -> ArchSpec {

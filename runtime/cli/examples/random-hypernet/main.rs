@@ -19,7 +19,7 @@ fn main() -> Result<()> {
         _ => bail!("unknown family {family:?} (mnist-mlp, mnist-lenet or digits-mlp)"),
     };
     let bytes = random_hypernet(arch, inr, dataset, seed)?;
-    metamorph_cli::materialize::write_atomic(out.as_ref(), &bytes)?;
+    metamorph_host::fs::write_bytes_atomic(out.as_ref(), &bytes)?;
     println!("wrote {out}: random {family}, {} bytes", bytes.len());
     Ok(())
 }

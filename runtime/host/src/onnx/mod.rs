@@ -1,17 +1,17 @@
 //! ONNX export of a materialised family member.
 //!
 //! [`to_onnx`] turns one width's parameters (canonical order, as from
-//! [`Materialiser::to_vec`](crate::materialise::Materialiser::to_vec)) into a self-describing
+//! [`Materialiser::to_vec`](metamorph::materialise::Materialiser::to_vec)) into a self-describing
 //! ONNX model held in memory:
 //!
-//! - opset [`OPSET`], every parameter an initializer named like [`ParamInfo::name`](crate::spec::ParamInfo::name);
+//! - opset [`OPSET`], every parameter an initializer named like [`ParamInfo::name`](metamorph::spec::ParamInfo::name);
 //! - input `input`, float pixels in `[0, 1]`, shape `[N, C, H, W]` with a symbolic batch `N`
 //!   (an MLP flattens inside the graph; there is no normalisation to apply outside);
 //! - output `logits`, shape `[N, classes]`;
 //! - `metadata_props`: `family`, `dataset`, `width`, `h`, `hypernet_crc32`.
 //!
 //! ```
-//! use metamorph::onnx::{to_onnx, Provenance};
+//! use metamorph_host::onnx::{to_onnx, Provenance};
 //! use metamorph::spec::{ArchSpec, Dim, Layer};
 //! use tract_onnx::prelude::*;
 //! let arch = ArchSpec::new("id", [1, 1, 2], 2, 1, &[

@@ -7,7 +7,8 @@
 //!
 //! ```
 //! # use metamorph::{format, inr::InrConfig, spec::{ArchSpec, Dim, Layer}};
-//! use metamorph::{engine::Backend, plan::Budget, switch::Switcher};
+//! use metamorph::plan::Budget;
+//! use metamorph_host::{engine::Backend, switch::Switcher};
 //! # let arch = ArchSpec::new("tiny", [1, 2, 2], 4, 1, &[
 //! #     Layer::Flatten, Layer::Dense { out: Dim::Width(1) }, Layer::Relu, Layer::Dense { out: Dim::Fixed(2) },
 //! # ]).unwrap();
@@ -21,11 +22,11 @@
 //! ```
 
 use crate::engine::{Backend, Engine, Source};
-use crate::format::Hypernet;
-use crate::materialise::Materialiser;
 use crate::onnx::{to_onnx, Provenance};
-use crate::plan::{plan, Budget, Plan};
 use anyhow::{Context, Result};
+use metamorph::format::Hypernet;
+use metamorph::materialise::Materialiser;
+use metamorph::plan::{plan, Budget, Plan};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -120,7 +121,7 @@ impl<'a> Switcher<'a> {
 
     /// Fixed RAM the planner adds to every member: materialiser scratch (per thread) plus cache bytes.
     pub fn overhead_bytes(&self) -> usize {
-        crate::materialise::scratch_len(&self.net) * 4 * self.threads + self.cache_bytes()
+        metamorph::materialise::scratch_len(&self.net) * 4 * self.threads + self.cache_bytes()
     }
 
     /// Plans the widest member that fits `budget` (counting [`Switcher::overhead_bytes`]).
@@ -194,7 +195,8 @@ impl<'a> Switcher<'a> {
     pub fn materialise(&self, h: usize) -> Result<Vec<f32>> {
         let name = self.net.arch.name.as_str();
         Materialiser::new(&self.net, h, self.samples, self.seed)
-            .and_then(|m| m.to_vec_threaded(self.threads))
+            .map_err(anyhow::Error::from)
+            .and_then(|m| crate::threads::materialise(&m, self.threads))
             .with_context(|| format!("materialising {name} at h = {h} (K = {})", self.samples))
     }
 

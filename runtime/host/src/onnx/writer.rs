@@ -1,7 +1,7 @@
 //! The ONNX writer: one function per layer kind, each emitting its nodes and initializers.
 
-use crate::spec::{ArchSpec, Layer, ParamInfo, ParamKind, Shape};
 use anyhow::{bail, ensure, Context, Result};
+use metamorph::spec::{ArchSpec, Layer, ParamInfo, ParamKind, Shape};
 use prost::Message;
 use tract_onnx::pb::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::dimension::Value as DimValue,
@@ -31,7 +31,7 @@ pub struct Provenance {
 
 impl Provenance {
     /// The provenance of members materialised from `net`.
-    pub fn of(net: &crate::format::Hypernet<'_>) -> Self {
+    pub fn of(net: &metamorph::format::Hypernet<'_>) -> Self {
         Provenance { dataset: net.meta.dataset.into(), checksum: net.checksum }
     }
 }

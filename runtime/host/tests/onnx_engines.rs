@@ -3,26 +3,15 @@
 //!
 //! Needs `METAMORPH_PYTHON` (a Python with the `onnx` package) and `ORT_DYLIB_PATH` (the ONNX
 //! Runtime shared library); `scripts/test.sh` sets both. Missing either fails the test.
-#![cfg(feature = "onnx")]
-
-use metamorph::engine::{Backend, Source};
-use metamorph::onnx::{to_onnx, Provenance};
+use metamorph::rng::Rng;
 use metamorph::spec::{ArchSpec, Dim, Layer};
+use metamorph_host::engine::{Backend, Source};
+use metamorph_host::onnx::{to_onnx, Provenance};
 use std::path::PathBuf;
-use std::process::Command;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 40) as f32 / (1u64 << 24) as f32
-    }
-    fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|_| (self.next() - 0.5) * 2.0 * scale).collect()
-    }
-}
+#[path = "support/onnx_checker.rs"]
+mod onnx_checker;
+use onnx_checker::onnx_check;
 
 fn families() -> Vec<ArchSpec> {
     use Layer::*;
@@ -94,26 +83,6 @@ fn scratch_file(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn onnx_check(path: &std::path::Path) {
-    let python = std::env::var("METAMORPH_PYTHON")
-        .expect("METAMORPH_PYTHON is not set: point it at a Python with the `onnx` package (scripts/test.sh sets it)");
-    let out = Command::new(&python)
-        .args([
-            "-c",
-            "import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); \
-             onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)",
-        ])
-        .arg(path)
-        .output()
-        .unwrap_or_else(|e| panic!("running {python}: {e}"));
-    assert!(
-        out.status.success(),
-        "onnx checker rejected {}:\n{}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn assert_close(what: &str, a: &[f32], b: &[f32]) {
     assert_eq!(a.len(), b.len(), "{what}: lengths differ");
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
@@ -129,13 +98,13 @@ fn writer_output_passes_checker_and_backends_agree() {
             "ORT_DYLIB_PATH is not set: point it at libonnxruntime.so (scripts/test.sh sets it)"
         );
     }
-    let mut rng = Rng(0x5eed);
+    let mut rng = Rng::new(0x5eed);
     for arch in families() {
         for h in [arch.h_min as usize, (arch.h_min as usize + arch.h_max as usize) / 2, arch.h_max as usize] {
             let costs = arch.costs(h).unwrap();
-            let params = rng.vec(costs.params, 0.5);
+            let params: Vec<f32> = (0..costs.params).map(|_| rng.uniform(-0.5, 0.5)).collect();
             let batch = 3;
-            let input: Vec<f32> = (0..batch * arch.input_shape().len()).map(|_| rng.next()).collect();
+            let input: Vec<f32> = (0..batch * arch.input_shape().len()).map(|_| rng.next_f32()).collect();
             let what = format!("{} at h = {h}", arch.name);
             let prov = Provenance { dataset: "test".into(), checksum: 0xdead_beef };
             let onnx = to_onnx(&arch, h, &params, &prov).unwrap();
@@ -200,7 +169,7 @@ fn switcher_cache_counts_in_the_planners_overhead() {
     use metamorph::format::{self, OwnedHypernet};
     use metamorph::inr::InrConfig;
     use metamorph::plan::Budget;
-    use metamorph::switch::Switcher;
+    use metamorph_host::switch::Switcher;
     let arch = families().remove(0);
     let inr = InrConfig { bands: 2, hidden: 8, depth: 1, norm: 16.0 };
     let bytes = OwnedHypernet::zeros(arch, inr, "test").unwrap().to_bytes().unwrap();

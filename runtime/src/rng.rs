@@ -1,14 +1,30 @@
-//! A tiny seeded random number generator (SplitMix64), so every seeded step of the trainer
-//! (initialisation, shuffling, solver restarts) is reproducible across runs and platforms.
+//! The one seeded generator of the project: SplitMix64.
+//!
+//! [`mix64`] is the SplitMix64 finaliser, a pure function that the coordinate noise of
+//! [`crate::inr::noise`] is built on; [`Rng`] is the SplitMix64 stream over it. The trainer
+//! (initialisation, shuffling, width sampling), the host tooling and every test draw from [`Rng`],
+//! so a seed means the same thing everywhere and on every platform. `no_std`, no allocation.
 //!
 //! ```
-//! use metamorph_trainer::rng::Rng;
+//! use metamorph::rng::Rng;
 //! let (mut a, mut b) = (Rng::new(7), Rng::new(7));
 //! assert_eq!(a.next_u64(), b.next_u64());
 //! assert!(a.below(10) < 10);
+//! assert!((-0.5..0.5).contains(&a.uniform(-0.5, 0.5)));
 //! ```
 
-/// SplitMix64: 64-bit state, one multiply-xorshift mix per output.
+/// The SplitMix64 finaliser: a bijective mix of `z + φ·2⁶⁴`.
+pub fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(GOLDEN);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// `φ · 2⁶⁴`, the SplitMix64 increment.
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64: 64-bit state, one [`mix64`] per output.
 #[derive(Debug, Clone)]
 pub struct Rng {
     state: u64,
@@ -22,11 +38,9 @@ impl Rng {
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        let z = mix64(self.state);
+        self.state = self.state.wrapping_add(GOLDEN);
+        z
     }
 
     /// Uniform in `[0, 1)` with 24 bits of precision.

@@ -2,7 +2,7 @@
 //!
 //! | backend | runs | built from |
 //! |---|---|---|
-//! | [`Backend::Native`] | the runtime core's executor ([`exec::run`](crate::exec::run)) | materialised parameters |
+//! | [`Backend::Native`] | the runtime core's executor ([`exec::run`](metamorph::exec::run)) | materialised parameters |
 //! | [`Backend::Tract`] | tract (pure Rust), the default | ONNX bytes |
 //! | [`Backend::Ort`] | ONNX Runtime, loaded from `ORT_DYLIB_PATH` (feature `ort`) | ONNX bytes |
 //!
@@ -10,7 +10,7 @@
 //! from [`Backend::load`], so callers need no `cfg`.
 //!
 //! ```
-//! use metamorph::engine::{Backend, Source};
+//! use metamorph_host::engine::{Backend, Source};
 //! use metamorph::spec::{ArchSpec, Dim, Layer};
 //! let arch = ArchSpec::new("id", [1, 1, 2], 2, 1, &[
 //!     Layer::Flatten, Layer::Dense { out: Dim::Fixed(2) }, Layer::Relu,
@@ -30,10 +30,10 @@ pub use native::NativeEngine;
 pub use ort::{ort_environment, OrtEngine};
 pub use tract::TractEngine;
 
-use crate::spec::ArchSpec;
 use anyhow::{bail, Result};
 use core::fmt;
 use core::str::FromStr;
+use metamorph::spec::ArchSpec;
 
 /// What an engine is built from.
 #[derive(Debug, Clone, Copy)]

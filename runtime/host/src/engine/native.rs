@@ -1,9 +1,9 @@
 //! The native engine: the runtime core's executor on owned buffers.
 
 use super::{check_input, Engine, Source};
-use crate::exec;
-use crate::spec::ArchSpec;
 use anyhow::{bail, Context, Result};
+use metamorph::exec;
+use metamorph::spec::ArchSpec;
 
 /// Runs a member with [`exec::run`], straight from its parameters.
 #[derive(Debug, Clone)]

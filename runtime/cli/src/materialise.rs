@@ -1,15 +1,15 @@
-//! `metamorph materialize FILE (--width W | budget flags) -o model.onnx`.
+//! `metamorph materialise FILE (--width W | budget flags) -o model.onnx`.
 
 use crate::budget::{Target, WidthOrBudget};
 use crate::{decode, human_bytes, read_file};
 use anyhow::{ensure, Context, Result};
 use metamorph::materialise::scratch_len;
 use metamorph::materialise::Materialiser;
-use metamorph::onnx::{to_onnx, Provenance};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use metamorph_host::fs::write_bytes_atomic;
+use metamorph_host::onnx::{to_onnx, Provenance};
+use std::path::PathBuf;
 
-/// Arguments of `materialize`.
+/// Arguments of `materialise`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Hypernet file (.mmh).
@@ -48,7 +48,7 @@ pub fn run(args: &Args) -> Result<()> {
         .with_context(|| format!("materialising {} at width {width:.3} (h = {h})", net.arch.name))?;
     let onnx = to_onnx(&net.arch, h, &params, &Provenance::of(&net))
         .with_context(|| format!("writing {} at width {width:.3} (h = {h}) as ONNX", net.arch.name))?;
-    write_atomic(&args.output, &onnx)?;
+    write_bytes_atomic(&args.output, &onnx)?;
     println!(
         "wrote {}: {} at width {width:.4} (h = {h}), {} params, {}",
         args.output.display(),
@@ -57,26 +57,4 @@ pub fn run(args: &Args) -> Result<()> {
         human_bytes(onnx.len())
     );
     Ok(())
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory, then renames it.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().with_context(|| format!("{} has no file name", path.display()))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
-    let write = || -> Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
-    };
-    write()
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
-        .with_context(|| format!("writing {}", path.display()))
 }

@@ -1,0 +1,30 @@
+//! Atomic writes: the new bytes or the old file, never a mix, no temporary file left behind, and a
+//! missing folder is an error that names the path.
+
+use metamorph_host::fs::{write_atomic, write_bytes_atomic};
+
+#[test]
+fn replaces_whole_files_and_keeps_the_old_one_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.bin");
+    write_bytes_atomic(&path, b"first").unwrap();
+    write_bytes_atomic(&path, b"second").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"second");
+    let err = write_atomic(&path, |tmp| {
+        std::fs::write(tmp, b"half")?;
+        anyhow::bail!("interrupted")
+    })
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("interrupted"), "{err:#}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"second", "the old file survives a failed write");
+    assert!(!dir.path().join("out.bin.tmp").exists(), "no temporary file left behind");
+}
+
+#[test]
+fn a_missing_folder_is_an_error_not_a_new_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing/out.bin");
+    let err = write_bytes_atomic(&path, b"x").unwrap_err();
+    assert!(format!("{err:#}").contains("missing/out.bin"), "{err:#}");
+    assert!(!dir.path().join("missing").exists());
+}
