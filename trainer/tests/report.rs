@@ -180,12 +180,23 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
     assert_eq!(full.individual, rep.base_accuracy, "the base is the 100 % individually trained net");
     assert_eq!(rep.storage.hypernet_bytes, std::fs::metadata(&hypernet).unwrap().len());
     assert_eq!(rep.storage.fp32_bytes, 4 * rep.storage.int8_bytes - 4 * 4 * 6);
+    // The int8 column is the full-width base net quantised, with one scale per tensor.
+    assert_eq!(full.int8_bytes, rep.storage.int8_bytes);
+    assert!((full.individual_int8 - full.individual).abs() < 0.1, "{} vs {}", full.individual_int8, full.individual);
+    // Three zoo budgets around the hypernet's bytes, each zoo within its budget.
+    let budgets: Vec<u64> = rep.zoos.iter().map(|(b, _)| *b).collect();
+    let file = rep.storage.hypernet_bytes;
+    assert_eq!(budgets, [file / 2, file, 2 * file]);
+    for (budget, zoo) in &rep.zoos {
+        assert!(zoo.as_ref().is_none_or(|z| z.bytes <= *budget && !z.members.is_empty()));
+    }
 
     let md = std::fs::read_to_string(&written.results).unwrap();
     assert!(md.contains(&other) && md.contains("hand-written notes"), "other content kept:\n{md}");
     assert!(md.contains(&args.command_line()));
     assert!(md.contains("| 25 % (unseen) | 8 |"));
     assert!(md.contains("PASS") || md.contains("MISS"));
+    assert!(md.contains("### Int8 zoo at equal bytes") && md.contains("individually trained, int8"));
     let svg = std::fs::read_to_string(&written.plot).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("magnitude pruning"));
 

@@ -18,10 +18,12 @@
 //! ```
 
 pub mod baselines;
+pub mod int8;
 pub mod plot;
 pub mod storage;
 pub mod table;
 pub mod targets;
+pub mod zoo;
 
 use crate::base::{self, BaseOptions, Checkpoint};
 use crate::data::{Dataset, Split};
@@ -110,6 +112,10 @@ pub struct Row {
     pub hypernet: [f32; 2],
     /// The net individually trained at this width.
     pub individual: f32,
+    /// That net quantised to int8 ([`int8::quantise`]).
+    pub individual_int8: f32,
+    /// Its int8 bytes.
+    pub int8_bytes: u64,
     /// The full-width base net sliced to its first channels.
     pub sliced: f32,
     /// The full-width base net magnitude-pruned to this width.
@@ -178,6 +184,9 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// Bytes of each option.
     pub storage: Storage,
+    /// The best int8 zoo of the sweep's individually trained nets at half, once and twice the
+    /// hypernet's bytes: `(budget, zoo)`, `None` where no net fits.
+    pub zoos: Vec<(u64, Option<zoo::Zoo>)>,
     /// Timings.
     pub seconds: Timings,
 }
@@ -241,11 +250,18 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
             .with_context(|| format!("training the individual {} net at h = {h}", arch.name))?;
         seconds.individual += t.elapsed().as_secs_f64();
         let acc = base::evaluate(arch, h, &trained.params, &test, dev)?;
-        log(format!("individually trained h = {h}: {:.2}% ({:.1} s)", 100.0 * acc, t.elapsed().as_secs_f64()));
+        let quantised = int8::quantise(&trained.params)?;
+        let acc_int8 = base::evaluate(arch, h, &quantised.params, &test, dev)?;
+        log(format!(
+            "individually trained h = {h}: {:.2}%, int8 {:.2}% ({:.1} s)",
+            100.0 * acc,
+            100.0 * acc_int8,
+            t.elapsed().as_secs_f64()
+        ));
         if h == h_max && base_params.is_none() {
             base_params = Some(trained.params);
         }
-        individual.push(acc);
+        individual.push((acc, acc_int8, quantised.bytes));
     }
 
     let (base_params, base_source) = match &args.base {
@@ -274,7 +290,7 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
     let base_accuracy = base::evaluate(arch, h_max, &base_params, &test, dev)?;
 
     let mut rows = Vec::new();
-    for (w, individual) in REPORT_WIDTHS.into_iter().zip(individual) {
+    for (w, (individual, individual_int8, int8_bytes)) in REPORT_WIDTHS.into_iter().zip(individual) {
         let h = arch.base_width(w);
         let t = Instant::now();
         let mut hypernet = [0.0; 2];
@@ -294,10 +310,17 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
             100.0 * sliced,
             100.0 * pruned
         ));
-        rows.push(Row { width: w, h, hypernet, individual, sliced, pruned });
+        rows.push(Row { width: w, h, hypernet, individual, individual_int8, int8_bytes, sliced, pruned });
     }
     let widths: Vec<usize> = rows.iter().map(|r| r.h).collect();
     let storage = Storage::new(arch, bytes.len() as u64, &widths)?;
+    let candidates: Vec<zoo::Candidate> =
+        rows.iter().map(|r| zoo::Candidate { h: r.h, bytes: r.int8_bytes, accuracy: r.individual_int8 }).collect();
+    let file = bytes.len() as u64;
+    let zoos = [file / 2, file, 2 * file]
+        .into_iter()
+        .map(|budget| Ok((budget, zoo::best(&candidates, budget, &widths)?)))
+        .collect::<Result<Vec<_>>>()?;
     seconds.total = start.elapsed().as_secs_f64();
     Ok(Report {
         // The preset's name, not the family's: one family can ship several hypernets.
@@ -315,6 +338,7 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
         limited: args.limit.is_some(),
         rows,
         storage,
+        zoos,
         seconds,
     })
 }

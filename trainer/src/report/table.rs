@@ -106,20 +106,22 @@ pub fn section(report: &Report) -> String {
     let _ = writeln!(s, "### Test accuracy (%)\n");
     let _ = writeln!(
         s,
-        "| width | h | hypernet K = {} | hypernet K = {} | individually trained | slicing | magnitude pruning |",
+        "| width | h | hypernet K = {} | hypernet K = {} | individually trained | individually trained, int8 | slicing | magnitude pruning |",
         SAMPLES[0], SAMPLES[1]
     );
-    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in &r.rows {
         let _ = writeln!(
             s,
-            "| {}{} | {} | {} | {} | {} | {} | {} |",
+            "| {}{} | {} | {} | {} | {} | {} ({} B) | {} | {} |",
             width_label(row.width),
             if r.unseen(row.h) { " (unseen)" } else { "" },
             row.h,
             pct(row.hypernet[0]),
             pct(row.hypernet[1]),
             pct(row.individual),
+            pct(row.individual_int8),
+            thousands(row.int8_bytes),
             pct(row.sliced),
             pct(row.pruned)
         );
@@ -143,6 +145,34 @@ pub fn section(report: &Report) -> String {
     ];
     for (what, bytes) in rows {
         let _ = writeln!(s, "| {what} | {} | {:.3} |", thousands(bytes), st.ratio(bytes));
+    }
+    let _ = writeln!(s, "\n### Int8 zoo at equal bytes\n");
+    let _ = writeln!(
+        s,
+        "The best set of the int8 individually trained nets above within a byte budget (every subset tried; \
+         score: the sum of its accuracies over the sweep's widths), where a device runs the widest member \
+         that its width budget allows. Accuracy (%) per width budget; — where no member fits.\n"
+    );
+    let _ = write!(s, "| budget | members (h) | bytes |");
+    for row in &r.rows {
+        let _ = write!(s, " h ≤ {} |", row.h);
+    }
+    let _ = writeln!(s, "\n|---|---|---:|{}", "---:|".repeat(r.rows.len()));
+    for (budget, zoo) in &r.zoos {
+        let label = format!("{} ({:.1}× hypernet)", thousands(*budget), *budget as f64 / st.hypernet_bytes as f64);
+        match zoo {
+            None => {
+                let _ = writeln!(s, "| {label} | none fits | 0 |{}", " — |".repeat(r.rows.len()));
+            }
+            Some(z) => {
+                let members: Vec<String> = z.members.iter().map(|m| m.h.to_string()).collect();
+                let _ = write!(s, "| {label} | {} | {} |", members.join(", "), thousands(z.bytes));
+                for row in &r.rows {
+                    let _ = write!(s, " {} |", z.accuracy_at(row.h).map_or("—".into(), pct));
+                }
+                let _ = writeln!(s);
+            }
+        }
     }
     let _ = writeln!(s, "\n### Targets of issue 5\n");
     let _ = writeln!(s, "| target | result | numbers |");
