@@ -122,91 +122,245 @@ fn count_correct(logits: &Tensor, labels: &Tensor) -> Result<usize> {
     Ok(pred.eq(labels)?.to_dtype(DType::F32)?.sum_all()?.to_scalar::<f32>()? as usize)
 }
 
-/// Trains the member at width `opts.h` of `arch` on `train`, reporting test accuracy on `test`
-/// after every epoch. Errors if the data's image shape differs from the family's input.
-pub fn train(arch: &ArchSpec, opts: &BaseOptions, train: &Dataset, test: &Dataset, device: &Device) -> Result<Trained> {
-    let h = opts.h;
-    arch.check_h(h).map_err(anyhow::Error::msg).with_context(|| format!("width h = {h} of {}", arch.name))?;
-    let input = arch.input.map(|v| v as usize);
-    ensure!(train.shape == input, "data images are {:?} but {} takes {:?}", train.shape, arch.name, input);
-    let start = Instant::now();
-    let vars: Vec<Var> =
-        init_params(arch, h, opts.seed, device)?.iter().map(Var::from_tensor).collect::<candle_core::Result<_>>()?;
-    let mut bns: Vec<Option<BatchNorm>> = Vec::new();
-    for (layer, _, output) in arch.walk(h) {
-        bns.push(match (opts.bn, layer, output) {
-            (true, Layer::Conv2d { .. }, metamorph::spec::Shape::Image(c, ..)) => Some(BatchNorm::new(c, device)?),
-            _ => None,
-        });
-    }
-    let mut trainable = vars.clone();
-    for bn in bns.iter().flatten() {
-        trainable.push(bn.gamma.clone());
-        trainable.push(bn.beta.clone());
-    }
-    let mut opt = AdamW::new(trainable, ParamsAdamW { lr: opts.lr, ..Default::default() })?;
-    let params = || -> Vec<Tensor> { vars.iter().map(|v| v.as_tensor().clone()).collect() };
+/// One member in training: its variables, its BatchNorm layers and their optimiser.
+struct Session<'a> {
+    arch: &'a ArchSpec,
+    h: usize,
+    vars: Vec<Var>,
+    bns: Vec<Option<BatchNorm>>,
+    opt: AdamW,
+    device: &'a Device,
+}
 
-    let steps_per_epoch = train.n.div_ceil(opts.batch.max(1));
-    let total = opts.max_steps.map_or(opts.epochs * steps_per_epoch, |m| m.min(opts.epochs * steps_per_epoch));
-    let bar = if opts.progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta} {msg}")
-            .expect("valid template"),
-    );
-    bar.set_prefix(format!("base {} h={h}", arch.name));
-    let mut losses = Vec::with_capacity(total);
-    let mut test_accuracy = 0.0;
-    'epochs: for epoch in 0..opts.epochs {
-        let (mut seen, mut correct, mut loss_sum) = (0usize, 0usize, 0.0f64);
-        let seed = opts.seed.wrapping_mul(0x9e37_79b9).wrapping_add(epoch as u64 + 1);
-        for idx in train.batches(opts.batch, Some(seed)) {
-            if losses.len() == total {
-                break 'epochs;
+/// What one pass over the training set saw.
+struct EpochStats {
+    seen: usize,
+    correct: usize,
+    loss_sum: f64,
+}
+
+impl EpochStats {
+    fn line(&self) -> String {
+        let n = self.seen.max(1) as f64;
+        format!("train loss {:.4}, train acc {:.2}%", self.loss_sum / n, 100.0 * self.correct as f64 / n)
+    }
+}
+
+impl<'a> Session<'a> {
+    /// Fresh parameters ([`init_params`]) and, with `opts.bn`, a BatchNorm after every convolution.
+    fn new(arch: &'a ArchSpec, opts: &BaseOptions, train: &Dataset, device: &'a Device) -> Result<Self> {
+        let h = opts.h;
+        arch.check_h(h).map_err(anyhow::Error::msg).with_context(|| format!("width h = {h} of {}", arch.name))?;
+        let input = arch.input.map(|v| v as usize);
+        ensure!(train.shape == input, "data images are {:?} but {} takes {:?}", train.shape, arch.name, input);
+        let vars: Vec<Var> = init_params(arch, h, opts.seed, device)?
+            .iter()
+            .map(Var::from_tensor)
+            .collect::<candle_core::Result<_>>()?;
+        let mut bns: Vec<Option<BatchNorm>> = Vec::new();
+        for (layer, _, output) in arch.walk(h) {
+            bns.push(match (opts.bn, layer, output) {
+                (true, Layer::Conv2d { .. }, metamorph::spec::Shape::Image(c, ..)) => Some(BatchNorm::new(c, device)?),
+                _ => None,
+            });
+        }
+        let mut trainable = vars.clone();
+        for bn in bns.iter().flatten() {
+            trainable.push(bn.gamma.clone());
+            trainable.push(bn.beta.clone());
+        }
+        let opt = AdamW::new(trainable, ParamsAdamW { lr: opts.lr, ..Default::default() })?;
+        Ok(Session { arch, h, vars, bns, opt, device })
+    }
+
+    /// One pass over `train`, shuffled by `seed`, that stops once `losses` holds `limit` steps.
+    fn epoch(
+        &mut self,
+        train: &Dataset,
+        batch: usize,
+        seed: u64,
+        losses: &mut Vec<f32>,
+        limit: usize,
+        bar: &ProgressBar,
+    ) -> Result<EpochStats> {
+        let mut stats = EpochStats { seen: 0, correct: 0, loss_sum: 0.0 };
+        for idx in train.batches(batch, Some(seed)) {
+            if losses.len() == limit {
+                break;
             }
-            let (x, y) = train.batch(&idx, device)?;
-            let p = params();
-            let logits = forward_with(arch, h, &p, &x, &mut |i, _, t| match bns[i].as_mut() {
+            let (x, y) = train.batch(&idx, self.device)?;
+            let p: Vec<Tensor> = self.vars.iter().map(|v| v.as_tensor().clone()).collect();
+            let bns = &mut self.bns;
+            let logits = forward_with(self.arch, self.h, &p, &x, &mut |i, _, t| match bns[i].as_mut() {
                 Some(bn) => bn.forward_train(&t),
                 None => Ok(t),
             })?;
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-            opt.backward_step(&loss)?;
+            self.opt.backward_step(&loss)?;
             let l = loss.to_scalar::<f32>()?;
             losses.push(l);
-            seen += idx.len();
-            correct += count_correct(&logits.detach(), &y)?;
-            loss_sum += l as f64 * idx.len() as f64;
-            bar.set_message(format!(
-                "epoch {}/{} loss {:.4} acc {:.2}%",
-                epoch + 1,
-                opts.epochs,
-                loss_sum / seen as f64,
-                100.0 * correct as f64 / seen as f64
-            ));
+            stats.seen += idx.len();
+            stats.correct += count_correct(&logits.detach(), &y)?;
+            stats.loss_sum += l as f64 * idx.len() as f64;
+            bar.set_message(stats.line());
             bar.inc(1);
         }
-        let folded = fold_all(arch, h, &params(), &bns)?;
-        test_accuracy = evaluate(arch, h, &folded, test, device)?;
+        Ok(stats)
+    }
+
+    /// The parameters with BatchNorm folded in, as a network without BatchNorm runs them: a copy,
+    /// since the optimiser updates the variables' storage in place.
+    fn folded(&self) -> Result<Vec<Tensor>> {
+        let p: Vec<Tensor> = self.vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
+        Ok(fold_all(self.arch, self.h, &p, &self.bns)?)
+    }
+}
+
+/// The seed of epoch `epoch`'s shuffle.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(0x9e37_79b9).wrapping_add(epoch as u64 + 1)
+}
+
+fn progress_bar(show: bool, total: usize, prefix: String) -> ProgressBar {
+    let bar = if show { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta} {msg}")
+            .expect("valid template"),
+    );
+    bar.set_prefix(prefix);
+    bar
+}
+
+/// Trains the member at width `opts.h` of `arch` on `train` for `opts.epochs` epochs, reporting
+/// test accuracy on `test` after every epoch. Errors if the data's image shape differs from the
+/// family's input.
+pub fn train(arch: &ArchSpec, opts: &BaseOptions, train: &Dataset, test: &Dataset, device: &Device) -> Result<Trained> {
+    let start = Instant::now();
+    let mut session = Session::new(arch, opts, train, device)?;
+    let steps_per_epoch = train.n.div_ceil(opts.batch.max(1));
+    let total = opts.max_steps.map_or(opts.epochs * steps_per_epoch, |m| m.min(opts.epochs * steps_per_epoch));
+    let bar = progress_bar(opts.progress, total, format!("base {} h={}", arch.name, opts.h));
+    let mut losses = Vec::with_capacity(total);
+    let mut test_accuracy = 0.0;
+    for epoch in 0..opts.epochs {
+        if losses.len() == total {
+            break;
+        }
+        let stats = session.epoch(train, opts.batch, epoch_seed(opts.seed, epoch), &mut losses, total, &bar)?;
+        test_accuracy = evaluate(arch, opts.h, &session.folded()?, test, device)?;
         if opts.progress {
             bar.suspend(|| {
                 eprintln!(
-                    "epoch {}/{}: train loss {:.4}, train acc {:.2}%, test acc {:.2}%",
+                    "epoch {}/{}: {}, test acc {:.2}%",
                     epoch + 1,
                     opts.epochs,
-                    loss_sum / seen.max(1) as f64,
-                    100.0 * correct as f64 / seen.max(1) as f64,
+                    stats.line(),
                     100.0 * test_accuracy
                 )
             });
         }
     }
     bar.finish_and_clear();
-    let params = fold_all(arch, h, &params(), &bns)?;
+    let params = session.folded()?;
     if losses.len() % steps_per_epoch != 0 {
-        test_accuracy = evaluate(arch, h, &params, test, device)?;
+        test_accuracy = evaluate(arch, opts.h, &params, test, device)?;
     }
     Ok(Trained { params, losses, test_accuracy, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// Training until the net stops improving, judged on a validation split carved from the training
+/// set (never the test set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Converge {
+    /// Fraction of the training set held out for validation (after a shuffle seeded by the
+    /// run's seed).
+    pub validation: f32,
+    /// Epochs without a new best validation accuracy before the learning rate drops tenfold or,
+    /// once it has dropped `decays` times, training stops.
+    pub patience: usize,
+    /// Tenfold learning-rate drops before stopping.
+    pub decays: usize,
+    /// Hard cap on epochs.
+    pub max_epochs: usize,
+}
+
+impl Default for Converge {
+    /// 10 % validation, patience 3, two decays, at most 60 epochs.
+    fn default() -> Self {
+        Converge { validation: 0.1, patience: 3, decays: 2, max_epochs: 60 }
+    }
+}
+
+/// Result of [`converge`].
+#[derive(Debug, Clone)]
+pub struct Converged {
+    /// The parameters of the epoch with the best validation accuracy (BatchNorm folded).
+    pub params: Vec<Tensor>,
+    /// Their validation accuracy.
+    pub val_accuracy: f32,
+    /// The epoch (1-based) they come from.
+    pub best_epoch: usize,
+    /// Epochs run in all.
+    pub epochs: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Trains the member at width `opts.h` (learning rate, batch, BatchNorm and seed from `opts`;
+/// `opts.epochs` is ignored) on the part of `train` that [`Dataset::split`] keeps, until
+/// validation accuracy on the held-out part stops improving as `how` says, and returns the best
+/// epoch's parameters.
+pub fn converge(
+    arch: &ArchSpec,
+    opts: &BaseOptions,
+    how: &Converge,
+    train: &Dataset,
+    device: &Device,
+) -> Result<Converged> {
+    ensure!(how.max_epochs > 0 && how.patience > 0, "converging needs max_epochs and patience above 0");
+    let start = Instant::now();
+    let (fit, val) = train.split(how.validation, opts.seed)?;
+    let mut session = Session::new(arch, opts, &fit, device)?;
+    let steps_per_epoch = fit.n.div_ceil(opts.batch.max(1));
+    let limit = opts.max_steps.unwrap_or(usize::MAX);
+    let bar =
+        progress_bar(opts.progress, how.max_epochs * steps_per_epoch, format!("converge {} h={}", arch.name, opts.h));
+    let mut losses = Vec::new();
+    let (mut best, mut since, mut decays, mut lr) = (None::<(f32, usize, Vec<Tensor>)>, 0, 0, opts.lr);
+    let mut epochs = 0;
+    for epoch in 0..how.max_epochs {
+        if losses.len() >= limit {
+            break;
+        }
+        let stats = session.epoch(&fit, opts.batch, epoch_seed(opts.seed, epoch), &mut losses, limit, &bar)?;
+        epochs = epoch + 1;
+        let params = session.folded()?;
+        let acc = evaluate(arch, opts.h, &params, &val, device)?;
+        if opts.progress {
+            bar.suspend(|| {
+                eprintln!("epoch {epochs}: {}, validation acc {:.2}% (lr {lr:.1e})", stats.line(), 100.0 * acc)
+            });
+        }
+        if best.as_ref().is_none_or(|(b, ..)| acc > *b) {
+            best = Some((acc, epochs, params));
+            since = 0;
+            continue;
+        }
+        since += 1;
+        if since < how.patience {
+            continue;
+        }
+        if decays == how.decays {
+            break;
+        }
+        decays += 1;
+        since = 0;
+        lr *= 0.1;
+        session.opt.set_learning_rate(lr);
+    }
+    bar.finish_and_clear();
+    let (val_accuracy, best_epoch, params) = best.context("converging ran no epoch")?;
+    Ok(Converged { params, val_accuracy, best_epoch, epochs, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// A member's parameters with what they belong to: the unit saved by base training.

@@ -101,6 +101,39 @@ impl Dataset {
         }
     }
 
+    /// Splits off a validation set: `fraction` of the examples (at least one, leaving at least
+    /// one), chosen by a shuffle seeded by `seed`; returns `(rest, validation)`, each in the
+    /// original order.
+    pub fn split(&self, fraction: f32, seed: u64) -> Result<(Dataset, Dataset)> {
+        ensure!((0.0..1.0).contains(&fraction) && fraction > 0.0, "validation fraction {fraction} is not in (0, 1)");
+        ensure!(self.n >= 2, "cannot split {} examples", self.n);
+        let n_val = ((self.n as f64 * fraction as f64).round() as usize).clamp(1, self.n - 1);
+        let mut order: Vec<usize> = (0..self.n).collect();
+        Rng::new(seed ^ 0x5a11_7e57).shuffle(&mut order);
+        let mut is_val = vec![false; self.n];
+        order[..n_val].iter().for_each(|&i| is_val[i] = true);
+        let pick = |want: bool| {
+            let idx: Vec<usize> = (0..self.n).filter(|&i| is_val[i] == want).collect();
+            self.subset(&idx)
+        };
+        Ok((pick(false), pick(true)))
+    }
+
+    /// The examples at `indices`, in that order.
+    pub fn subset(&self, indices: &[usize]) -> Dataset {
+        let len = self.image_len();
+        let mut images = Vec::with_capacity(indices.len() * len);
+        for &i in indices {
+            images.extend_from_slice(&self.images[i * len..(i + 1) * len]);
+        }
+        Dataset {
+            images,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            n: indices.len(),
+            shape: self.shape,
+        }
+    }
+
     /// Images `[N, C, H, W]` (f32) and labels `[N]` (u32) of the examples at `indices`.
     pub fn batch(&self, indices: &[usize], device: &Device) -> Result<(Tensor, Tensor)> {
         let len = self.image_len();

@@ -55,9 +55,13 @@ struct ReportArgs {
     /// Directory of RESULTS.md and the plot (default: the repository's docs/).
     #[arg(long)]
     out_dir: Option<PathBuf>,
-    /// Epochs of every trained net (default: the preset's base epochs).
+    /// Train each individually trained net for N epochs instead of to convergence (early stopping
+    /// on a validation split of the training set).
     #[arg(long)]
     epochs: Option<usize>,
+    /// Folder caching the individually trained nets (default: .cache/individual/ in the repository).
+    #[arg(long)]
+    cache: Option<PathBuf>,
     /// Use only the first N training and test examples (quick checks).
     #[arg(long)]
     limit: Option<usize>,
@@ -226,6 +230,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
         base: args.base,
         out_dir: args.out_dir,
         epochs: args.epochs,
+        cache: args.cache,
         limit: args.limit,
         seed: args.run.seed,
         device: args.run.device,

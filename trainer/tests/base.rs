@@ -63,3 +63,32 @@ fn batchnorm_training_runs_and_is_folded() {
     assert_eq!(t.params.len(), arch.params(4).count());
     assert!(t.test_accuracy > 0.3, "{}", t.test_accuracy);
 }
+
+#[test]
+fn the_validation_split_is_disjoint_and_deterministic() {
+    let train = Dataset::load("digits", Split::Train).unwrap();
+    let (rest, val) = train.split(0.1, 3).unwrap();
+    assert_eq!(rest.n + val.n, train.n);
+    assert_eq!(val.n, (train.n as f64 * 0.1).round() as usize);
+    let (rest2, val2) = train.split(0.1, 3).unwrap();
+    assert_eq!((rest.labels, val.images.clone()), (rest2.labels, val2.images));
+    let (_, other) = train.split(0.1, 4).unwrap();
+    assert_ne!(val.images, other.images, "another seed holds out other examples");
+    assert!(train.split(0.0, 0).is_err() && train.split(1.0, 0).is_err());
+}
+
+#[test]
+fn converging_keeps_the_best_validation_epoch() {
+    let preset = Preset::load("digits-mlp").unwrap();
+    let train = Dataset::load("digits", Split::Train).unwrap();
+    let mut opts = BaseOptions::from_preset(&preset, Some(8));
+    opts.progress = false;
+    let how = base::Converge { validation: 0.2, patience: 1, decays: 1, max_epochs: 12 };
+    let c = base::converge(&preset.arch, &opts, &how, &train, &Device::Cpu).unwrap();
+    assert!(c.best_epoch >= 1 && c.best_epoch <= c.epochs && c.epochs <= how.max_epochs, "{c:?}");
+    // The kept parameters are the ones whose validation accuracy was recorded, on the same split.
+    let (_, val) = train.split(how.validation, opts.seed).unwrap();
+    let acc = base::evaluate(&preset.arch, 8, &c.params, &val, &Device::Cpu).unwrap();
+    assert_eq!(acc, c.val_accuracy);
+    assert!(acc > 0.8, "{acc}");
+}

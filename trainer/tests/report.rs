@@ -165,7 +165,8 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
         hypernet: hypernet.clone(),
         base: None,
         out_dir: Some(out.clone()),
-        epochs: Some(1),
+        epochs: None,
+        cache: Some(dir.path().join("cache")),
         limit: Some(150),
         seed: 0,
         device: "cpu".into(),
@@ -180,6 +181,9 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
     assert_eq!(full.individual, rep.base_accuracy, "the base is the 100 % individually trained net");
     assert_eq!(rep.storage.hypernet_bytes, std::fs::metadata(&hypernet).unwrap().len());
     assert_eq!(rep.storage.fp32_bytes, 4 * rep.storage.int8_bytes - 4 * 4 * 6);
+    // Every individually trained net is cached, one file per width.
+    let cached = std::fs::read_dir(dir.path().join("cache")).unwrap().count();
+    assert_eq!(cached, REPORT_WIDTHS.len());
     // The int8 column is the full-width base net quantised, with one scale per tensor.
     assert_eq!(full.int8_bytes, rep.storage.int8_bytes);
     assert!((full.individual_int8 - full.individual).abs() < 0.1, "{} vs {}", full.individual_int8, full.individual);

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod baselines;
+pub mod individual;
 pub mod int8;
 pub mod plot;
 pub mod storage;
@@ -54,8 +55,10 @@ pub struct ReportArgs {
     pub base: Option<PathBuf>,
     /// Where `RESULTS.md` and the plot go (default: the repository's `docs/`).
     pub out_dir: Option<PathBuf>,
-    /// Epoch budget of every trained net (default: the preset's base epochs).
+    /// Train every individually trained net for this many epochs instead of to convergence.
     pub epochs: Option<usize>,
+    /// Where trained individual nets are cached (default: `.cache/individual/` in the repository).
+    pub cache: Option<PathBuf>,
     /// Use only the first `limit` training and test examples (quick checks).
     pub limit: Option<usize>,
     /// Seed of every trained net (the runtime's `K > 1` noise always uses seed 0).
@@ -82,6 +85,9 @@ impl ReportArgs {
         }
         if let Some(e) = self.epochs {
             c += &format!(" --epochs {e}");
+        }
+        if let Some(d) = &self.cache {
+            c += &format!(" --cache {}", d.display());
         }
         if let Some(n) = self.limit {
             c += &format!(" --limit {n}");
@@ -112,6 +118,8 @@ pub struct Row {
     pub hypernet: [f32; 2],
     /// The net individually trained at this width.
     pub individual: f32,
+    /// Its epochs trained and the epoch kept.
+    pub individual_epochs: [usize; 2],
     /// That net quantised to int8 ([`int8::quantise`]).
     pub individual_int8: f32,
     /// Its int8 bytes.
@@ -174,8 +182,8 @@ pub struct Report {
     pub base_source: String,
     /// Its test accuracy.
     pub base_accuracy: f32,
-    /// Epochs of every net trained here.
-    pub epochs: usize,
+    /// How the individually trained nets were trained, in words.
+    pub recipe: String,
     /// Training and test examples used.
     pub examples: [usize; 2],
     /// Whether `--limit` cut the data.
@@ -229,7 +237,11 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
     );
     let trained_h = net.meta.trained_h;
     let h_max = arch.h_max as usize;
-    let epochs = args.epochs.unwrap_or(preset.base.epochs);
+    let recipe = match args.epochs {
+        Some(n) => individual::Recipe::Epochs(n),
+        None => individual::Recipe::Converge(Default::default()),
+    };
+    let cache = args.cache.clone().unwrap_or_else(|| repo_root().join(".cache/individual"));
     let log = |s: String| {
         if args.progress {
             eprintln!("{s}");
@@ -242,26 +254,27 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
     for w in REPORT_WIDTHS {
         let h = arch.base_width(w);
         let mut opts = BaseOptions::from_preset(&preset, Some(h));
-        opts.epochs = epochs;
         opts.seed = args.seed;
         opts.progress = args.progress;
-        let t = Instant::now();
-        let trained = base::train(arch, &opts, &train, &test, dev)
+        let trained = individual::get(Some(&cache), arch, &opts, &recipe, &train, dev)
             .with_context(|| format!("training the individual {} net at h = {h}", arch.name))?;
-        seconds.individual += t.elapsed().as_secs_f64();
+        seconds.individual += trained.seconds;
         let acc = base::evaluate(arch, h, &trained.params, &test, dev)?;
         let quantised = int8::quantise(&trained.params)?;
         let acc_int8 = base::evaluate(arch, h, &quantised.params, &test, dev)?;
         log(format!(
-            "individually trained h = {h}: {:.2}%, int8 {:.2}% ({:.1} s)",
+            "individually trained h = {h}: {:.2}%, int8 {:.2}% ({} epochs, kept {}; {:.1} s{})",
             100.0 * acc,
             100.0 * acc_int8,
-            t.elapsed().as_secs_f64()
+            trained.epochs[0],
+            trained.epochs[1],
+            trained.seconds,
+            if trained.cached { ", cached" } else { "" }
         ));
         if h == h_max && base_params.is_none() {
             base_params = Some(trained.params);
         }
-        individual.push((acc, acc_int8, quantised.bytes));
+        individual.push((acc, acc_int8, quantised.bytes, trained.epochs));
     }
 
     let (base_params, base_source) = match &args.base {
@@ -277,20 +290,13 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
         }
         None => (
             base_params.context("the sweep has no full-width member")?,
-            format!(
-                "trained here: the 100 % individually trained net (preset base recipe, seed {}, {}; \
-                 base training is deterministic, so with the preset's epochs and full data this is the base \
-                 `fit --seed {}` trained)",
-                args.seed,
-                table::epochs(epochs),
-                args.seed
-            ),
+            format!("trained here: the 100 % individually trained net (seed {})", args.seed),
         ),
     };
     let base_accuracy = base::evaluate(arch, h_max, &base_params, &test, dev)?;
 
     let mut rows = Vec::new();
-    for (w, (individual, individual_int8, int8_bytes)) in REPORT_WIDTHS.into_iter().zip(individual) {
+    for (w, (individual, individual_int8, int8_bytes, individual_epochs)) in REPORT_WIDTHS.into_iter().zip(individual) {
         let h = arch.base_width(w);
         let t = Instant::now();
         let mut hypernet = [0.0; 2];
@@ -310,7 +316,17 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
             100.0 * sliced,
             100.0 * pruned
         ));
-        rows.push(Row { width: w, h, hypernet, individual, individual_int8, int8_bytes, sliced, pruned });
+        rows.push(Row {
+            width: w,
+            h,
+            hypernet,
+            individual,
+            individual_epochs,
+            individual_int8,
+            int8_bytes,
+            sliced,
+            pruned,
+        });
     }
     let widths: Vec<usize> = rows.iter().map(|r| r.h).collect();
     let storage = Storage::new(arch, bytes.len() as u64, &widths)?;
@@ -333,7 +349,7 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
         h_max,
         base_source,
         base_accuracy,
-        epochs,
+        recipe: recipe.describe(),
         examples: [train.n, test.n],
         limited: args.limit.is_some(),
         rows,

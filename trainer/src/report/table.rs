@@ -88,7 +88,7 @@ pub fn section(report: &Report) -> String {
     let _ = writeln!(
         s,
         "Data: `{}`, {} training and {} test examples{}. Hypernet: `{}` ({} bytes), trained on base widths \
-         h ∈ [{}, {}] of h_max = {}. Individually trained nets: the preset's base recipe, {} each. \
+         h ∈ [{}, {}] of h_max = {}. Individually trained nets: {}. \
          Full-width base for slicing and pruning: {}; test accuracy {} %.\n",
         r.dataset,
         r.examples[0],
@@ -99,7 +99,7 @@ pub fn section(report: &Report) -> String {
         r.trained_h[0],
         r.trained_h[1],
         r.h_max,
-        epochs(r.epochs),
+        r.recipe,
         r.base_source,
         pct(r.base_accuracy)
     );
@@ -113,13 +113,14 @@ pub fn section(report: &Report) -> String {
     for row in &r.rows {
         let _ = writeln!(
             s,
-            "| {}{} | {} | {} | {} | {} | {} ({} B) | {} | {} |",
+            "| {}{} | {} | {} | {} | {} ({}) | {} ({} B) | {} | {} |",
             width_label(row.width),
             if r.unseen(row.h) { " (unseen)" } else { "" },
             row.h,
             pct(row.hypernet[0]),
             pct(row.hypernet[1]),
             pct(row.individual),
+            epochs_kept(row.individual_epochs),
             pct(row.individual_int8),
             thousands(row.int8_bytes),
             pct(row.sliced),
@@ -174,7 +175,7 @@ pub fn section(report: &Report) -> String {
             }
         }
     }
-    let _ = writeln!(s, "\n### Targets of issue 5\n");
+    let _ = writeln!(s, "\n### Targets\n");
     let _ = writeln!(s, "| target | result | numbers |");
     let _ = writeln!(s, "|---|---|---|");
     for t in targets::evaluate(r) {
@@ -183,6 +184,15 @@ pub fn section(report: &Report) -> String {
     let _ = writeln!(s, "\nThe width-switch latency target is not measured by this command (see `metamorph bench`).\n");
     let _ = write!(s, "{close}");
     s
+}
+
+/// Epochs of an individually trained net: `kept/run ep`, or `N ep` when they agree.
+fn epochs_kept([run, kept]: [usize; 2]) -> String {
+    if run == kept {
+        format!("{run} ep")
+    } else {
+        format!("{kept}/{run} ep")
+    }
 }
 
 /// An epoch count in words.

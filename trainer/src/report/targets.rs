@@ -1,4 +1,6 @@
-//! Issue 5's targets, judged from a report's numbers: every verdict is computed, none written by hand.
+//! The report's targets, judged from its numbers: every verdict is computed, none written by hand.
+//! Issue 5's (against individually trained nets, slicing and the file size) and the equal-byte
+//! int8 zoo bar of issue 13.
 //!
 //! Accuracy targets are judged per `K` (1 and 10); the size target is judged on its own and
 //! together with the accuracy targets ("while holding the accuracy target").
@@ -91,6 +93,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
     let per_k: Vec<Vec<Target>> = (0..SAMPLES.len()).map(|k| accuracy_targets(report, k)).collect();
     let held: Vec<u32> = per_k.iter().zip(SAMPLES).filter(|(t, _)| t.iter().all(|t| t.pass)).map(|(_, k)| k).collect();
     out.extend(per_k.into_iter().flatten());
+    out.push(zoo_target(report));
     let s = &report.storage;
     let ratio = s.ratio(s.hypernet_bytes);
     let small = ratio <= 0.25;
@@ -108,4 +111,34 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         },
     });
     out
+}
+
+/// The hypernet (K = 1) at least as accurate as the best int8 zoo of its own byte count at every
+/// width of the sweep; a width where no zoo member fits counts for the hypernet.
+fn zoo_target(report: &Report) -> Target {
+    let name = "hypernet (K = 1) ≥ int8 zoo of equal bytes at every width".to_string();
+    let file = report.storage.hypernet_bytes;
+    let Some((_, zoo)) = report.zoos.iter().find(|(b, _)| *b == file) else {
+        return Target { name, pass: false, detail: "the report has no zoo at the hypernet's bytes".into() };
+    };
+    let Some(zoo) = zoo else {
+        return Target {
+            name,
+            pass: true,
+            detail: "no individually trained int8 net fits in the hypernet's bytes".into(),
+        };
+    };
+    let worst = report
+        .rows
+        .iter()
+        .map(|r| (r, zoo.accuracy_at(r.h).map_or(f64::INFINITY, |z| pt(r.hypernet[0]) - pt(z))))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    match worst {
+        Some((r, d)) if d.is_finite() => Target {
+            name,
+            pass: d >= -EPS,
+            detail: format!("worst gap {d:+.2} pt at {} (h = {}; zoo of {} B)", width_label(r.width), r.h, zoo.bytes),
+        },
+        _ => Target { name, pass: true, detail: "no zoo member fits any width of the sweep".into() },
+    }
 }
