@@ -23,7 +23,7 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::format::{blob::read_f32s, Hypernet};
+use crate::format::{blob::read_f32s, Blob, Generator, Hypernet};
 use crate::gemm::linear;
 use crate::inr::coords::{self, Rows, Sample};
 use crate::inr::features::{coordinate, fourier};
@@ -47,11 +47,15 @@ pub struct Materialiser<'n, 'a> {
 }
 
 impl<'n, 'a> Materialiser<'n, 'a> {
-    /// Errors if `h` is outside the family's range or `samples` is 0.
+    /// Errors if `h` is outside the family's range, `samples` is 0, or `samples` is above 1 for a
+    /// slimmable network (which has nothing to sample).
     pub fn new(net: &'n Hypernet<'a>, h: usize, samples: u32, seed: u64) -> Result<Self> {
         net.arch.check_h(h)?;
         if samples == 0 {
             return Err(Error::BadArgument("samples must be at least 1"));
+        }
+        if samples > 1 && matches!(net.generator, Generator::Slimmable { .. }) {
+            return Err(Error::BadArgument("a slimmable network has one member per width: samples must be 1"));
         }
         Ok(Materialiser { net, h, samples, seed, layout: ScratchLayout::new(net) })
     }
@@ -85,11 +89,14 @@ impl<'n, 'a> Materialiser<'n, 'a> {
     /// every morphed tensor through the whole MLP ([`InrConfig::gemms`]), in blocks of
     /// [`ROW_BLOCK`] rows. Benchmarks count FLOPs and time bare GEMMs from this; the materialiser
     /// itself runs fewer (a pair weight's first layer is separable) and wide rows in smaller blocks.
+    /// A slimmable network runs none.
     pub fn gemms(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        let cfg = self.net.inr;
-        self.params().filter_map(|p| p.morph).flat_map(move |m| {
-            let (rows, o) = (m.rows(), m.values_per_row());
-            (0..rows).step_by(ROW_BLOCK).flat_map(move |r0| cfg.gemms(o, ROW_BLOCK.min(rows - r0)))
+        let cfg = self.net.inr().map(|(cfg, _)| *cfg);
+        cfg.into_iter().flat_map(move |cfg| {
+            self.params().filter_map(|p| p.morph).flat_map(move |m| {
+                let (rows, o) = (m.rows(), m.values_per_row());
+                (0..rows).step_by(ROW_BLOCK).flat_map(move |r0| cfg.gemms(o, ROW_BLOCK.min(rows - r0)))
+            })
         })
     }
 
@@ -140,10 +147,8 @@ impl<'n, 'a> Materialiser<'n, 'a> {
         Ok(out)
     }
 
-    /// Evaluates the INR for rows `range` of morphed tensor `info` into `out` (exactly their
-    /// values). Samples run outermost, so each value still sums its samples in order 0, 1, …, K−1.
-    /// Sample 0 of a pair weight takes [`separable_rows`], everything else [`per_row`]; the path
-    /// depends only on the tensor and the sample, never on the scratch size.
+    /// Generates rows `range` of morphed tensor `info` into `out` (exactly their values): the
+    /// slimmable network's leading channels ([`slimmable_rows`]) or the INR ([`Materialiser::inr_rows`]).
     fn morphed(
         &self,
         info: &ParamInfo,
@@ -152,11 +157,43 @@ impl<'n, 'a> Materialiser<'n, 'a> {
         out: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<()> {
-        let t = self.net.tensors.get(m.index).ok_or(Error::BadArgument("tensor is not one of this member's"))?;
-        let (cfg, o) = (&self.net.inr, t.out_size as usize);
+        match &self.net.generator {
+            Generator::Inr { .. } => self.inr_rows(info, m, range, out, scratch)?,
+            Generator::Slimmable { tensors } => {
+                let full = self
+                    .net
+                    .arch
+                    .params(self.net.arch.h_max as usize)
+                    .find(|p| p.layer == info.layer && p.kind == info.kind)
+                    .ok_or(Error::BadArgument("tensor is not one of this member's"))?;
+                let blob = tensors.get(m.index).ok_or(Error::BadArgument("tensor is not one of this member's"))?;
+                slimmable_rows(blob, &full.shape, &info.shape, range.start * m.values_per_row(), out)?;
+            }
+        }
+        if out.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite);
+        }
+        Ok(())
+    }
+
+    /// Evaluates the INR for rows `range` of morphed tensor `info` into `out` (exactly their
+    /// values). Samples run outermost, so each value still sums its samples in order 0, 1, …, K−1.
+    /// Sample 0 of a pair weight takes [`separable_rows`], everything else [`per_row`]; the path
+    /// depends only on the tensor and the sample, never on the scratch size.
+    fn inr_rows(
+        &self,
+        info: &ParamInfo,
+        m: Morph,
+        range: core::ops::Range<usize>,
+        out: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<()> {
+        let (cfg, tensors) = self.net.inr().ok_or(Error::BadArgument("not an INR hypernet"))?;
+        let t = tensors.get(m.index).ok_or(Error::BadArgument("tensor is not one of this member's"))?;
+        let o = t.out_size as usize;
         let [params, mlp_scratch, work] = carve(scratch, self.layout.parts())?;
         let params = &mut params[..cfg.param_count(o)];
-        t.params.unpack(cfg, o, params)?;
+        t.unpack(cfg, params)?;
         let mlp = Mlp::new(*cfg, o, params)?;
         let rows = Rows { morph: m, total: self.net.arch.morphed_count(), is_bias: info.kind == ParamKind::Bias };
         let amplitude = coords::amplitude(self.net.meta.sigma);
@@ -171,9 +208,6 @@ impl<'n, 'a> Materialiser<'n, 'a> {
         if self.samples > 1 {
             let inv_k = 1.0 / self.samples as f32;
             out.iter_mut().for_each(|v| *v *= inv_k);
-        }
-        if out.iter().any(|v| !v.is_finite()) {
-            return Err(Error::NonFinite);
         }
         Ok(())
     }
@@ -220,10 +254,13 @@ pub struct ScratchLayout {
 }
 
 impl ScratchLayout {
-    /// The layout for every tensor and width of `net`.
+    /// The layout for every tensor and width of `net`; empty for a slimmable network, which
+    /// copies straight from the file.
     pub fn new(net: &Hypernet<'_>) -> Self {
-        let cfg = &net.inr;
-        let outs = || net.tensors.iter().map(|t| t.out_size as usize);
+        let Some((cfg, tensors)) = net.inr() else {
+            return ScratchLayout { params: 0, mlp: 0, work: 0 };
+        };
+        let outs = || tensors.iter().map(|t| t.out_size as usize);
         let params = outs().map(|o| cfg.param_count(o)).max().unwrap_or(0);
         let per_row = outs().map(|o| row_parts(cfg, o).iter().sum()).max().unwrap_or(0);
         // The tables are sized for the widest member (channel counts grow with h), for the largest
@@ -251,6 +288,24 @@ impl ScratchLayout {
     fn parts(&self) -> [usize; 3] {
         [self.params, self.mlp, self.work]
     }
+}
+
+/// Writes the values of a slimmable tensor's member that start at element `first` (row-major in
+/// the member's `shape`) into `out`: each is the element of the full-width tensor (`full`, stored
+/// in `blob`) at the same indices, since a member keeps the leading entries of every dimension.
+fn slimmable_rows(blob: &Blob<'_>, full: &[usize; 4], shape: &[usize; 4], first: usize, out: &mut [f32]) -> Result<()> {
+    if shape.iter().zip(full).any(|(s, f)| s > f) {
+        return Err(Error::Invalid("slimmable member wider than its full-width tensor"));
+    }
+    let [_, b, c, d] = *shape;
+    for (e, o) in (first..).zip(out.iter_mut()) {
+        let (i3, rest) = (e % d, e / d);
+        let (i2, rest) = (rest % c, rest / c);
+        let (i1, i0) = (rest % b, rest / b);
+        let index = ((i0 * full[1] + i1) * full[2] + i2) * full[3] + i3;
+        *o = blob.get(index).ok_or(Error::Invalid("slimmable tensor shorter than its shape"))?;
+    }
+    Ok(())
 }
 
 /// Rows per block of the per-row path for tensors whose rows return `out_size` values: up to

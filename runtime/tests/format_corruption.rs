@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{random_hypernet, tiny_conv, tiny_mlp, SMALL_INR};
-use metamorph::format::{self, DType, HEADER_LEN, TRAILER_LEN};
+use common::{random_hypernet, random_slimmable, tiny_conv, tiny_mlp, SMALL_INR};
+use metamorph::format::{self, DType, HEADER_LEN, TRAILER_LEN, VERSION};
 use metamorph::materialise::Materialiser;
 use metamorph::Error;
 use proptest::prelude::*;
@@ -17,7 +17,9 @@ const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 /// Replaces the body (keeping a correct header length and CRC) so decoding gets past the checksum.
 fn with_body(body: &[u8]) -> Vec<u8> {
-    let mut f = b"MMHN\x01\x00\x00\x00".to_vec();
+    let mut f = b"MMHN".to_vec();
+    f.extend_from_slice(&VERSION.to_le_bytes());
+    f.extend_from_slice(&[0, 0]);
     f.extend_from_slice(&(body.len() as u32).to_le_bytes());
     f.extend_from_slice(body);
     let crc = CRC.checksum(&f);
@@ -28,14 +30,15 @@ fn with_body(body: &[u8]) -> Vec<u8> {
 #[test]
 fn every_single_bit_flip_is_detected() {
     for dtype in [DType::F32, DType::I8] {
-        let file = small_file(dtype);
-        assert!(format::read(&file).is_ok());
-        for byte in 0..file.len() {
-            for bit in 0..8 {
-                let mut bad = file.clone();
-                bad[byte] ^= 1 << bit;
-                let r = format::read(&bad);
-                assert!(r.is_err(), "flip of byte {byte} bit {bit} was accepted");
+        for file in [small_file(dtype), random_slimmable(tiny_mlp(), 14).to_bytes_as(dtype).unwrap()] {
+            assert!(format::read(&file).is_ok());
+            for byte in 0..file.len() {
+                for bit in 0..8 {
+                    let mut bad = file.clone();
+                    bad[byte] ^= 1 << bit;
+                    let r = format::read(&bad);
+                    assert!(r.is_err(), "flip of byte {byte} bit {bit} was accepted");
+                }
             }
         }
     }
@@ -50,7 +53,7 @@ fn the_right_error_for_each_header_field() {
         format::read(&b).unwrap_err()
     };
     assert_eq!(flip(0), Error::BadMagic);
-    assert_eq!(flip(4), Error::UnsupportedVersion(0));
+    assert_eq!(flip(4), Error::UnsupportedVersion(VERSION ^ 1));
     assert!(matches!(flip(6), Error::Invalid(_)));
     assert!(matches!(flip(8), Error::Truncated { .. } | Error::Invalid(_)));
     assert!(matches!(flip(HEADER_LEN + 3), Error::ChecksumMismatch { .. }));
@@ -91,7 +94,8 @@ fn hostile_lengths_are_errors() {
 fn read_and_use(bytes: &[u8]) {
     if let Ok(net) = format::read(bytes) {
         let h = net.arch.h_min as usize;
-        if let Ok(m) = Materialiser::new(&net, h, 2, 0) {
+        let samples = if net.kind() == "slimmable" { 1 } else { 2 };
+        if let Ok(m) = Materialiser::new(&net, h, samples, 0) {
             if m.total_len() < 1 << 16 && m.scratch_len() < 1 << 20 {
                 let _ = m.to_vec();
             }
@@ -122,8 +126,13 @@ proptest! {
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in any::<prop::sample::Index>(),
         truncate in any::<bool>(),
+        slimmable in any::<bool>(),
     ) {
-        let file = random_hypernet(tiny_conv(), SMALL_INR, 13).to_bytes_as(DType::I8).unwrap();
+        let file = if slimmable {
+            random_slimmable(tiny_conv(), 15).to_bytes_as(DType::I8).unwrap()
+        } else {
+            random_hypernet(tiny_conv(), SMALL_INR, 13).to_bytes_as(DType::I8).unwrap()
+        };
         let mut body = file[HEADER_LEN..file.len() - TRAILER_LEN].to_vec();
         for (at, v) in edits {
             let i = at.index(body.len());

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{random_hypernet, tiny_conv, tiny_mlp, SMALL_INR};
-use metamorph::format::{self, Hypernet};
+use metamorph::format::{self, DType, Hypernet, OwnedGenerator, OwnedHypernet};
 use metamorph::inr::layout::Role;
 use metamorph::inr::{coords, features::fourier, InrConfig};
 use metamorph::materialise::Materialiser;
@@ -47,10 +47,11 @@ fn naive_mlp(cfg: &InrConfig, out_size: usize, params: &[f32], x: &[f32]) -> Vec
 /// `MLP(fourier(normalise(noisy coordinate)))[slot] / noisy C_in`.
 fn by_definition(net: &Hypernet<'_>, info: &ParamInfo, samples: u32, seed: u64) -> Vec<f32> {
     let m = info.morph.unwrap();
-    let t = &net.tensors[m.index];
+    let (inr, tensors) = net.inr().unwrap();
+    let t = &tensors[m.index];
     let out_size = t.out_size as usize;
-    let mut params = vec![0.0; net.inr.param_count(out_size)];
-    t.params.unpack(&net.inr, out_size, &mut params).unwrap();
+    let mut params = vec![0.0; inr.param_count(out_size)];
+    t.unpack(inr, &mut params).unwrap();
     let total = net.arch.morphed_count();
     let amp = coords::amplitude(net.meta.sigma);
     let is_bias = info.kind == ParamKind::Bias;
@@ -70,9 +71,9 @@ fn by_definition(net: &Hypernet<'_>, info: &ParamInfo, samples: u32, seed: u64) 
                 let mut sum = 0.0f32;
                 for s in 0..samples {
                     let raw = coords::noisy(&m, total, row, is_bias, s, seed, amp);
-                    let mut pe = vec![0.0; net.inr.features()];
-                    fourier(&coords::normalise(raw, net.inr.norm), net.inr.bands as usize, &mut pe);
-                    sum += naive_mlp(&net.inr, out_size, &params, &pe)[slot] / raw[5];
+                    let mut pe = vec![0.0; inr.features()];
+                    fourier(&coords::normalise(raw, inr.norm), inr.bands as usize, &mut pe);
+                    sum += naive_mlp(inr, out_size, &params, &pe)[slot] / raw[5];
                 }
                 out[index] = sum / samples as f32;
             }
@@ -258,4 +259,53 @@ fn row_ranges_are_checked() {
     assert!(m.tensor_rows(pair, 0..400, &mut out[..10], &mut scratch).is_err());
     let frozen = infos.iter().find(|p| p.morph.is_none()).unwrap();
     assert!(m.tensor_rows(frozen, 0..1, &mut out, &mut scratch).is_err());
+}
+
+/// A slimmable file's member is the leading entries of every dimension of its stored full-width
+/// tensors, bit for bit, whole or in any split of rows; frozen tensors come through unchanged.
+#[test]
+fn slimmable_members_are_the_stored_tensors_sliced() {
+    for arch in [tiny_mlp(), tiny_conv(), wide_mlp()] {
+        for dtype in [DType::F32, DType::F16, DType::I8] {
+            let owned = common::random_slimmable(arch.clone(), 7);
+            let bytes = owned.to_bytes_as(dtype).unwrap();
+            let net = format::read(&bytes).unwrap();
+            // The stored values, decoded, at full width and in canonical order.
+            let stored = OwnedHypernet::from_hypernet(&net).unwrap();
+            let OwnedGenerator::Slimmable { tensors } = &stored.generator else { panic!("slimmable") };
+            let full_infos: Vec<ParamInfo> = arch.params(arch.h_max as usize).collect();
+            for h in arch.h_min as usize..=arch.h_max as usize {
+                let m = Materialiser::new(&net, h, 1, 0).unwrap();
+                assert_eq!(m.scratch_len(), 0, "nothing to compute");
+                let got = m.to_vec().unwrap();
+                let (mut morphed, mut frozen) = (tensors.iter(), stored.frozen.iter());
+                for (info, full) in arch.params(h).zip(&full_infos) {
+                    let src = if info.morph.is_some() { morphed.next() } else { frozen.next() }.unwrap();
+                    let [a, b, c, d] = info.shape;
+                    let mut want = Vec::with_capacity(info.len());
+                    for i0 in 0..a {
+                        for i1 in 0..b {
+                            for i2 in 0..c {
+                                for i3 in 0..d {
+                                    let [_, fb, fc, fd] = full.shape;
+                                    want.push(src[((i0 * fb + i1) * fc + i2) * fd + i3]);
+                                }
+                            }
+                        }
+                    }
+                    let slice = &got[info.offset..info.offset + info.len()];
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(slice), bits(&want), "{} {dtype:?} h = {h} {}", arch.name, info.name());
+                    if let Some(morph) = info.morph.filter(|m| m.rows() > 2) {
+                        let n = morph.values_per_row();
+                        let mut part = vec![0.0; 2 * n];
+                        let mut scratch = vec![0.0; m.scratch_len()];
+                        m.tensor_rows(&info, 1..3, &mut part, &mut scratch).unwrap();
+                        assert_eq!(bits(&part), bits(&want[n..3 * n]), "rows 1..3 of {}", info.name());
+                    }
+                }
+            }
+            assert!(matches!(Materialiser::new(&net, arch.h_max as usize, 2, 0), Err(Error::BadArgument(_))));
+        }
+    }
 }

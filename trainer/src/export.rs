@@ -1,9 +1,10 @@
-//! Export: the trained INR and the frozen tensors as a hypernet file, with an accuracy table
-//! measured on the exported bytes themselves (read back and materialised by the runtime).
+//! Export: a generator (the trained INR, or a slimmable network) and the frozen tensors as a
+//! hypernet file, with an accuracy table measured on the exported bytes themselves (read back and
+//! materialised by the runtime).
 
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
-use metamorph::format::{self, AccuracyRow, DType, OwnedHypernet};
+use metamorph::format::{self, AccuracyRow, DType, OwnedGenerator, OwnedHypernet};
 use metamorph::materialise::Materialiser;
 use metamorph::spec::ArchSpec;
 use std::path::Path;
@@ -27,8 +28,7 @@ pub fn owned(
     let frozen = frozen.iter().map(|t| Ok(t.flatten_all()?.to_vec1::<f32>()?)).collect::<Result<Vec<_>>>()?;
     Ok(OwnedHypernet {
         arch: arch.clone(),
-        inr: inr.cfg,
-        mlps: inr.to_flat()?,
+        generator: OwnedGenerator::Inr { config: inr.cfg, mlps: inr.to_flat()? },
         frozen,
         dataset: dataset.into(),
         trained_h,

@@ -17,3 +17,4 @@ pub mod net;
 pub mod permute;
 pub mod preset;
 pub mod report;
+pub mod slimmable;

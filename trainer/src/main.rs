@@ -4,7 +4,7 @@
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use metamorph::format::DType;
-use metamorph_trainer::{base, fit::command, permute, preset::Preset, report};
+use metamorph_trainer::{base, fit::command, permute, preset::Preset, report, slimmable};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -25,6 +25,30 @@ enum Command {
     /// Sweep widths: the hypernet against individually trained, sliced and pruned nets; writes
     /// docs/RESULTS.md (this preset's section) and docs/accuracy-<preset>.svg.
     Report(ReportArgs),
+    /// Train a universally slimmable net (US-Nets: sandwich rule, in-place distillation) and save
+    /// its full-width parameters as safetensors.
+    Slimmable(SlimArgs),
+}
+
+#[derive(Args)]
+struct SlimArgs {
+    /// Preset name (models/<name>.json) or path to a preset JSON file.
+    #[arg(long)]
+    preset: String,
+    /// Epochs (default 30).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Narrowest width trained (default: 25 % of h_max).
+    #[arg(long)]
+    h_min: Option<usize>,
+    /// Stop after this many steps.
+    #[arg(long)]
+    max_steps: Option<usize>,
+    /// Output safetensors file.
+    #[arg(short, long)]
+    out: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 /// Options every training subcommand shares.
@@ -62,6 +86,9 @@ struct ReportArgs {
     /// Folder caching the individually trained nets (default: .cache/individual/ in the repository).
     #[arg(long)]
     cache: Option<PathBuf>,
+    /// A slimmable net of the family (from `metamorph-train slimmable`) to compare at fp32 and int8.
+    #[arg(long)]
+    slimmable: Option<PathBuf>,
     /// Use only the first N training and test examples (quick checks).
     #[arg(long)]
     limit: Option<usize>,
@@ -152,6 +179,7 @@ fn main() -> Result<()> {
         Command::Permute(args) => run_permute(args),
         Command::Fit(args) => run_fit(args),
         Command::Report(args) => run_report(args),
+        Command::Slimmable(args) => run_slimmable(args),
     }
 }
 
@@ -223,6 +251,27 @@ fn run_fit(args: FitArgs) -> Result<()> {
     Ok(())
 }
 
+fn run_slimmable(args: SlimArgs) -> Result<()> {
+    let preset = Preset::load(&args.preset)?;
+    let mut opts = slimmable::SlimOptions::from_preset(&preset);
+    opts.epochs = args.epochs.unwrap_or(opts.epochs);
+    opts.range[0] = args.h_min.unwrap_or(opts.range[0]);
+    opts.max_steps = args.max_steps;
+    opts.seed = args.run.seed;
+    opts.progress = !args.run.quiet;
+    let device = metamorph_trainer::device::device(&args.run.device)?;
+    slimmable::run(&args.preset, &opts, &args.out, &device)?;
+    println!(
+        "slimmable {} (h {}..={}, {} epochs) -> {}",
+        preset.arch.name,
+        opts.range[0],
+        opts.range[1],
+        opts.epochs,
+        args.out.display()
+    );
+    Ok(())
+}
+
 fn run_report(args: ReportArgs) -> Result<()> {
     let (report, written) = report::run(&report::ReportArgs {
         preset: args.preset,
@@ -231,6 +280,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
         out_dir: args.out_dir,
         epochs: args.epochs,
         cache: args.cache,
+        slimmable: args.slimmable,
         limit: args.limit,
         seed: args.run.seed,
         device: args.run.device,

@@ -155,6 +155,11 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
     })
     .unwrap();
 
+    let slim = dir.path().join("slim.safetensors");
+    let mut slim_opts = metamorph_trainer::slimmable::SlimOptions::from_preset(&preset);
+    (slim_opts.max_steps, slim_opts.progress) = (Some(3), false);
+    metamorph_trainer::slimmable::run(&preset_name, &slim_opts, &slim, &Device::Cpu).unwrap();
+
     let out = dir.path().join("docs");
     std::fs::create_dir_all(&out).unwrap();
     let (open, close) = table::markers("other-preset");
@@ -167,6 +172,7 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
         out_dir: Some(out.clone()),
         epochs: None,
         cache: Some(dir.path().join("cache")),
+        slimmable: Some(slim.clone()),
         limit: Some(150),
         seed: 0,
         device: "cpu".into(),
@@ -201,6 +207,11 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
     assert!(md.contains("| 25 % (unseen) | 8 |"));
     assert!(md.contains("PASS") || md.contains("MISS"));
     assert!(md.contains("### Int8 zoo at equal bytes") && md.contains("individually trained, int8"));
+    assert!(md.contains("slimmable, int8") && md.contains("int8 slimmable net at every width"), "{md}");
+    assert!(rep.rows.iter().all(|r| r.slimmable.is_some()));
+    let (_, [fp32, int8]) = rep.slimmable.clone().unwrap();
+    assert_eq!(fp32, rep.storage.fp32_bytes, "the slimmable net stores the full-width net");
+    assert_eq!(int8, rep.storage.int8_bytes);
     let svg = std::fs::read_to_string(&written.plot).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("magnitude pruning"));
 

@@ -135,15 +135,23 @@ pub fn run(args: &Args) -> Result<()> {
         notes.push(format!("{backend}: {}", engine.describe()));
     }
 
-    let (inr_flops, inr_time) = inr_throughput(&net, h, args.reps)?;
-    let gemm_time = time(args.reps, || gemm_same_shapes(&net, h))?;
-    let gflops = |t: Duration| inr_flops as f64 / t.as_secs_f64() / 1e9;
-    rows.push(Row {
-        measure: "INR materialisation throughput".into(),
-        value: format!("{:.2} GFLOP/s", gflops(inr_time)),
-        reference: format!("{:.2} GFLOP/s GEMM", gflops(gemm_time)),
-        ratio: format!("{:.2}×", gflops(inr_time) / gflops(gemm_time)),
-    });
+    // A slimmable network copies its member from the file: there is no INR to time.
+    if net.inr().is_some() {
+        let (inr_flops, inr_time) = inr_throughput(&net, h, args.reps)?;
+        let gemm_time = time(args.reps, || gemm_same_shapes(&net, h))?;
+        let gflops = |t: Duration| inr_flops as f64 / t.as_secs_f64() / 1e9;
+        rows.push(Row {
+            measure: "INR materialisation throughput".into(),
+            value: format!("{:.2} GFLOP/s", gflops(inr_time)),
+            reference: format!("{:.2} GFLOP/s GEMM", gflops(gemm_time)),
+            ratio: format!("{:.2}×", gflops(inr_time) / gflops(gemm_time)),
+        });
+        notes.push(format!(
+            "INR: {:.3} GFLOP per materialisation by the definition (MLP GEMMs of every row); the GEMM reference runs those shapes without features or activations",
+            inr_flops as f64 / 1e9
+        ));
+        notes.push("INR: pair weights' noise-free first layer is separable (A[i] + B[j]), so materialisation runs fewer FLOPs than the definition and can exceed the GEMM reference".into());
+    }
     let m = Materialiser::new(&net, h, 1, 0)?;
     let peak = (m.largest_tensor() + m.scratch_len()) * 4;
     rows.push(Row {
@@ -153,11 +161,6 @@ pub fn run(args: &Args) -> Result<()> {
         ratio: format!("{:.2}×", peak as f64 / costs.weight_bytes as f64),
     });
 
-    notes.push(format!(
-        "INR: {:.3} GFLOP per materialisation by the definition (MLP GEMMs of every row); the GEMM reference runs those shapes without features or activations",
-        inr_flops as f64 / 1e9
-    ));
-    notes.push("INR: pair weights' noise-free first layer is separable (A[i] + B[j]), so materialisation runs fewer FLOPs than the definition and can exceed the GEMM reference".into());
     let title = format!(
         "{name}: {} params, {} ONNX bytes, median of {} runs; switches materialise on {} threads, the INR throughput row on one",
         params.len(),

@@ -19,7 +19,7 @@ pub fn run(args: &Args) -> Result<()> {
     let (lo, hi) = (arch.h_min as usize, arch.h_max as usize);
     let full = arch.costs(hi)?;
     let small = arch.costs(lo)?;
-    let dtype = net.tensors.first().map(|t| format!("{:?}", t.params.dtype)).unwrap_or_else(|| "-".into());
+    let dtype = net.dtype().map_or_else(|| "-".into(), |d| format!("{d:?}"));
     println!("file        {}", args.file.display());
     println!(
         "family      {}  (input {:?}, {} classes, {} layers)",
@@ -39,15 +39,17 @@ pub fn run(args: &Args) -> Result<()> {
         human_count(small.macs),
         human_count(full.macs)
     );
+    let shape = match net.inr() {
+        Some((cfg, _)) => format!("bands {}, hidden {}, depth {}", cfg.bands, cfg.hidden, cfg.depth),
+        None => "full-width tensors, width h = their leading channels".into(),
+    };
     println!(
-        "INR         {} tensors + {} frozen; bands {}, hidden {}, depth {}; {} params, {} stored ({dtype})",
-        net.tensors.len(),
+        "generator   {}: {} tensors + {} frozen; {shape}; {} params, {} stored ({dtype})",
+        net.kind(),
+        net.generated_count(),
         net.frozen.len(),
-        net.inr.bands,
-        net.inr.hidden,
-        net.inr.depth,
-        human_count(net.inr_params()),
-        human_bytes(net.inr_bytes())
+        human_count(net.generator_params()),
+        human_bytes(net.generator_bytes())
     );
     println!(
         "file size   {}  (full-width weights are {:.1}× that)",

@@ -1,7 +1,7 @@
-//! Stored parameter blobs: f32, f16, or int8 with one scale per MLP segment.
+//! Stored parameter blobs: f32, f16, or int8 with one scale per segment (an INR MLP's layout
+//! segment, or a whole slimmable tensor).
 
 use crate::error::{Error, Result};
-use crate::inr::InrConfig;
 use serde::{Deserialize, Serialize};
 
 /// Storage type of a parameter blob.
@@ -38,42 +38,45 @@ pub struct Blob<'a> {
 }
 
 impl Blob<'_> {
-    /// Checks the lengths against an MLP with `out_size` outputs.
-    pub fn check(&self, cfg: &InrConfig, out_size: usize) -> Result<()> {
-        let count = cfg.param_count(out_size);
-        if self.data.len() != count * self.dtype.size() {
-            return Err(Error::Invalid("INR blob length does not match its config"));
+    /// Checks the lengths: `count` values, and for [`DType::I8`] `segments` scales.
+    pub fn check(&self, count: usize, segments: usize) -> Result<()> {
+        if Some(self.data.len()) != count.checked_mul(self.dtype.size()) {
+            return Err(Error::Invalid("blob length does not match its tensor"));
         }
-        let scales = if self.dtype == DType::I8 { cfg.segment_count() * 4 } else { 0 };
+        let scales = if self.dtype == DType::I8 { segments * 4 } else { 0 };
         if self.scales.len() != scales {
-            return Err(Error::Invalid("INR blob scale count does not match its dtype"));
+            return Err(Error::Invalid("blob scale count does not match its dtype"));
         }
         Ok(())
     }
 
-    /// Decodes into `out` (exactly `param_count(out_size)` values). Errors on a wrong length or
-    /// a non-finite value, so a NaN can never reach a materialised network.
-    pub fn unpack(&self, cfg: &InrConfig, out_size: usize, out: &mut [f32]) -> Result<()> {
-        self.check(cfg, out_size)?;
-        let count = cfg.param_count(out_size);
+    /// Bytes as stored: values and scales.
+    pub fn stored_bytes(&self) -> usize {
+        self.data.len() + self.scales.len()
+    }
+
+    /// Decodes every value into `out` (as long as the blob), `segments` giving the ranges that
+    /// share an int8 scale, in order. Errors on a wrong length or a non-finite value, so a NaN can
+    /// never reach a materialised network.
+    pub fn unpack(&self, segments: impl Iterator<Item = core::ops::Range<usize>>, out: &mut [f32]) -> Result<()> {
+        let count = self.data.len() / self.dtype.size();
         if out.len() != count {
             return Err(Error::BufferTooSmall { needed: count, provided: out.len() });
         }
         match self.dtype {
-            DType::F32 => {
-                for (o, b) in out.iter_mut().zip(self.data.chunks_exact(4)) {
-                    *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                }
-            }
-            DType::F16 => {
-                for (o, b) in out.iter_mut().zip(self.data.chunks_exact(2)) {
-                    *o = half::f16::from_le_bytes([b[0], b[1]]).to_f32();
+            DType::F32 | DType::F16 => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = self.float(i);
                 }
             }
             DType::I8 => {
-                for (seg, scale) in cfg.segments(out_size).zip(self.scales.chunks_exact(4)) {
+                for (range, scale) in segments.zip(self.scales.chunks_exact(4)) {
                     let scale = f32::from_le_bytes([scale[0], scale[1], scale[2], scale[3]]);
-                    dequantise_i8(&self.data[seg.range()], scale, &mut out[seg.range()]);
+                    let (src, dst) = (self.data.get(range.clone()), out.get_mut(range));
+                    let (Some(src), Some(dst)) = (src, dst) else {
+                        return Err(Error::Invalid("blob segment outside its data"));
+                    };
+                    dequantise_i8(src, scale, dst);
                 }
             }
         }
@@ -81,6 +84,32 @@ impl Blob<'_> {
             return Err(Error::NonFinite);
         }
         Ok(())
+    }
+
+    /// Value `i` of a blob whose int8 values share one scale (a slimmable tensor); `None` past the
+    /// end. Not checked for finiteness.
+    pub fn get(&self, i: usize) -> Option<f32> {
+        if i >= self.data.len() / self.dtype.size() {
+            return None;
+        }
+        Some(match self.dtype {
+            DType::I8 => {
+                let s = self.scales.get(..4)?;
+                self.data[i] as i8 as f32 * f32::from_le_bytes([s[0], s[1], s[2], s[3]])
+            }
+            _ => self.float(i),
+        })
+    }
+
+    /// Value `i` of an f32 or f16 blob (in range).
+    fn float(&self, i: usize) -> f32 {
+        match self.dtype {
+            DType::F32 => {
+                let b = &self.data[4 * i..4 * i + 4];
+                f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+            }
+            _ => half::f16::from_le_bytes([self.data[2 * i], self.data[2 * i + 1]]).to_f32(),
+        }
     }
 }
 
@@ -119,12 +148,11 @@ pub fn dequantise_i8(bytes: &[u8], scale: f32, out: &mut [f32]) {
 }
 
 #[cfg(feature = "alloc")]
-/// Encodes f32 parameters as `dtype`, returning `(scales, data)` bytes. Int8 uses one symmetric
-/// scale per segment (`max |x| / 127`).
+/// Encodes f32 values as `dtype`, returning `(scales, data)` bytes. Int8 uses one symmetric scale
+/// ([`quantise_i8`]) per range of `segments`, which must cover `values` in order.
 pub fn encode(
     values: &[f32],
-    cfg: &InrConfig,
-    out_size: usize,
+    segments: impl Iterator<Item = core::ops::Range<usize>>,
     dtype: DType,
 ) -> (alloc::vec::Vec<u8>, alloc::vec::Vec<u8>) {
     use alloc::vec::Vec;
@@ -134,8 +162,8 @@ pub fn encode(
         DType::I8 => {
             let mut scales = Vec::new();
             let mut data = alloc::vec![0u8; values.len()];
-            for seg in cfg.segments(out_size) {
-                let scale = quantise_i8(&values[seg.range()], &mut data[seg.range()]);
+            for range in segments {
+                let scale = quantise_i8(&values[range.clone()], &mut data[range]);
                 scales.extend_from_slice(&scale.to_le_bytes());
             }
             (scales, data)

@@ -1,12 +1,17 @@
 //! The fixed header and CRC trailer around the postcard body.
 
-use super::Hypernet;
+use super::{Generator, Hypernet, InrTensor, Metadata, MAX_FROZEN, MAX_TENSORS};
 use crate::error::{Error, Result};
+use crate::inr::InrConfig;
+use crate::spec::ArchSpec;
+use serde::Deserialize;
 
 /// File magic.
 pub const MAGIC: [u8; 4] = *b"MMHN";
-/// Current format version.
-pub const VERSION: u16 = 1;
+/// Format version written: 2 (a generator kind in the body).
+pub const VERSION: u16 = 2;
+/// Oldest version read: 1 (INR files, whose body has no generator kind).
+pub const OLDEST_VERSION: u16 = 1;
 /// Bytes before the body: magic, version, reserved, body length.
 pub const HEADER_LEN: usize = 12;
 /// Bytes after the body: the CRC-32.
@@ -25,7 +30,7 @@ pub fn read(bytes: &[u8]) -> Result<Hypernet<'_>> {
         return Err(Error::BadMagic);
     }
     let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-    if version != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion(version));
     }
     if bytes[6..8] != [0, 0] {
@@ -45,8 +50,12 @@ pub fn read(bytes: &[u8]) -> Result<Hypernet<'_>> {
     if stored != computed {
         return Err(Error::ChecksumMismatch { stored, computed });
     }
-    let (mut net, rest): (Hypernet<'_>, _) =
-        postcard::take_from_bytes(&bytes[HEADER_LEN..end]).map_err(|_| Error::Malformed)?;
+    let body = &bytes[HEADER_LEN..end];
+    let (mut net, rest): (Hypernet<'_>, _) = match version {
+        1 => postcard::take_from_bytes::<BodyV1<'_>>(body).map(|(v1, rest)| (v1.upgrade(), rest)),
+        _ => postcard::take_from_bytes(body),
+    }
+    .map_err(|_| Error::Malformed)?;
     if !rest.is_empty() {
         return Err(Error::Malformed);
     }
@@ -70,4 +79,25 @@ pub fn write<'b>(net: &Hypernet<'_>, buf: &'b mut [u8]) -> Result<&'b mut [u8]> 
     let crc = CRC.checksum(&buf[..end]);
     buf[end..end + 4].copy_from_slice(&crc.to_le_bytes());
     Ok(&mut buf[..end + TRAILER_LEN])
+}
+
+/// The body of a version-1 file: an INR file, with the INR's configuration and tensors where
+/// version 2 has its [`Generator`].
+#[derive(Deserialize)]
+struct BodyV1<'a> {
+    arch: ArchSpec,
+    inr: InrConfig,
+    #[serde(borrow)]
+    tensors: heapless::Vec<InrTensor<'a>, MAX_TENSORS>,
+    #[serde(borrow)]
+    frozen: heapless::Vec<&'a [u8], MAX_FROZEN>,
+    #[serde(borrow)]
+    meta: Metadata<'a>,
+}
+
+impl<'a> BodyV1<'a> {
+    fn upgrade(self) -> Hypernet<'a> {
+        let generator = Generator::Inr { config: self.inr, tensors: self.tensors };
+        Hypernet { arch: self.arch, generator, frozen: self.frozen, meta: self.meta, checksum: 0 }
+    }
 }

@@ -6,6 +6,9 @@
 //! "MMHN" | version: u16 | reserved: u16 (0) | body_len: u32 | body (postcard) | crc32: u32
 //! ```
 //!
+//! The body names its [`Generator`]: an INR, or a universally slimmable network. Version 1 files
+//! (INR only, no generator kind) are still read.
+//!
 //! The CRC-32 (ISO-HDLC) covers every byte before it. The body is a postcard-encoded
 //! [`Hypernet`]; tensors are little-endian byte slices borrowed straight from the input, so
 //! [`read`] never allocates and works on a slice mapped from flash.
@@ -22,7 +25,7 @@
 //! let net = format::read(&bytes).unwrap();
 //! assert_eq!(net.arch.name.as_str(), "tiny");
 //! // INR tensors: layer1 weight + bias, layer3 weight (morphed input); layer3's bias is frozen.
-//! assert_eq!((net.tensors.len(), net.frozen.len()), (3, 1));
+//! assert_eq!((net.kind(), net.generated_count(), net.frozen.len()), ("INR", 3, 1));
 //! # }
 //! ```
 
@@ -32,9 +35,9 @@ mod header;
 mod owned;
 
 pub use blob::{Blob, DType};
-pub use header::{read, write, HEADER_LEN, MAGIC, TRAILER_LEN, VERSION};
+pub use header::{read, write, HEADER_LEN, MAGIC, OLDEST_VERSION, TRAILER_LEN, VERSION};
 #[cfg(feature = "alloc")]
-pub use owned::OwnedHypernet;
+pub use owned::{OwnedGenerator, OwnedHypernet};
 
 use crate::error::{Error, Result};
 use crate::inr::InrConfig;
@@ -53,9 +56,46 @@ pub const MAX_ACCURACY_ROWS: usize = 16;
 pub struct InrTensor<'a> {
     /// Values each query returns (`k²`, or `C_in · k²` for whole-row queries).
     pub out_size: u32,
-    /// The MLP parameters in [`InrConfig::segment`] order.
+    /// The MLP parameters, laid out as [`InrConfig::segments`] says (one int8 scale per segment).
     #[serde(borrow)]
     pub params: Blob<'a>,
+}
+
+impl InrTensor<'_> {
+    /// Checks the blob's lengths against the MLP of `cfg` with this tensor's output size.
+    pub fn check(&self, cfg: &InrConfig) -> Result<()> {
+        let out = self.out_size as usize;
+        self.params.check(cfg.param_count(out), cfg.segment_count())
+    }
+
+    /// Decodes the MLP parameters into `out` (exactly [`InrConfig::param_count`] values).
+    pub fn unpack(&self, cfg: &InrConfig, out: &mut [f32]) -> Result<()> {
+        let out_size = self.out_size as usize;
+        self.check(cfg)?;
+        self.params.unpack(cfg.segments(out_size).map(|s| s.range()), out)
+    }
+}
+
+/// What generates a member's morphed tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Generator<'a> {
+    /// NeuMeta's implicit neural representation: one small MLP per morphed tensor, queried at the
+    /// coordinates of the member's weights.
+    Inr {
+        /// INR size.
+        config: InrConfig,
+        /// One MLP per morphed tensor, in canonical order.
+        #[serde(borrow)]
+        tensors: heapless::Vec<InrTensor<'a>, MAX_TENSORS>,
+    },
+    /// A universally slimmable network: every morphed tensor at full width (`h_max`, shaped as
+    /// [`ArchSpec::params`] gives it there), in canonical order; the member of base width `h` is
+    /// the leading entries of every dimension. Int8 blobs carry one scale per tensor.
+    Slimmable {
+        /// The full-width morphed tensors.
+        #[serde(borrow)]
+        tensors: heapless::Vec<Blob<'a>, MAX_TENSORS>,
+    },
 }
 
 /// One row of the accuracy table measured at export.
@@ -87,11 +127,9 @@ pub struct Metadata<'a> {
 pub struct Hypernet<'a> {
     /// The network family.
     pub arch: ArchSpec,
-    /// INR size.
-    pub inr: InrConfig,
-    /// One MLP per morphed tensor, in canonical order.
+    /// What generates the morphed tensors.
     #[serde(borrow)]
-    pub tensors: heapless::Vec<InrTensor<'a>, MAX_TENSORS>,
+    pub generator: Generator<'a>,
     /// Frozen tensors (f32 little-endian), in canonical order.
     #[serde(borrow)]
     pub frozen: heapless::Vec<&'a [u8], MAX_FROZEN>,
@@ -109,18 +147,25 @@ impl Hypernet<'_> {
     /// materialise at any width of its range.
     pub fn validate(&self) -> Result<()> {
         self.arch.validate()?;
-        self.inr.validate()?;
+        if let Generator::Inr { config, .. } = &self.generator {
+            config.validate()?;
+        }
         let h = self.arch.h_max as usize;
         let (mut morphed, mut frozen) = (0, 0);
         for p in self.arch.params(h) {
             match p.morph {
                 Some(m) => {
-                    let t =
-                        self.tensors.get(morphed).ok_or(Error::Invalid("fewer INR tensors than the spec morphs"))?;
-                    if t.out_size as usize != m.values_per_row() {
-                        return Err(Error::Invalid("INR output size does not match the tensor's kernel"));
+                    let missing = Error::Invalid("fewer generated tensors than the spec morphs");
+                    match &self.generator {
+                        Generator::Inr { config, tensors } => {
+                            let t = tensors.get(morphed).ok_or(missing)?;
+                            if t.out_size as usize != m.values_per_row() {
+                                return Err(Error::Invalid("INR output size does not match the tensor's kernel"));
+                            }
+                            t.check(config)?;
+                        }
+                        Generator::Slimmable { tensors } => tensors.get(morphed).ok_or(missing)?.check(p.len(), 1)?,
                     }
-                    t.params.check(&self.inr, m.values_per_row())?;
                     morphed += 1;
                 }
                 None => {
@@ -133,7 +178,7 @@ impl Hypernet<'_> {
                 }
             }
         }
-        if morphed != self.tensors.len() || frozen != self.frozen.len() {
+        if morphed != self.generated_count() || frozen != self.frozen.len() {
             return Err(Error::Invalid("more tensors than the spec uses"));
         }
         let [lo, hi] = self.meta.trained_h;
@@ -143,13 +188,51 @@ impl Hypernet<'_> {
         Ok(())
     }
 
-    /// Bytes of all INR parameters as stored (after quantisation).
-    pub fn inr_bytes(&self) -> usize {
-        self.tensors.iter().map(|t| t.params.data.len() + t.params.scales.len()).sum()
+    /// The INR's configuration and tensors, for an INR file.
+    pub fn inr(&self) -> Option<(&InrConfig, &[InrTensor<'_>])> {
+        match &self.generator {
+            Generator::Inr { config, tensors } => Some((config, tensors)),
+            Generator::Slimmable { .. } => None,
+        }
     }
 
-    /// Number of INR parameters.
-    pub fn inr_params(&self) -> usize {
-        self.tensors.iter().map(|t| self.inr.param_count(t.out_size as usize)).sum()
+    /// The generator's kind in words: `INR` or `slimmable`.
+    pub fn kind(&self) -> &'static str {
+        match self.generator {
+            Generator::Inr { .. } => "INR",
+            Generator::Slimmable { .. } => "slimmable",
+        }
+    }
+
+    /// Number of generated (morphed) tensors the generator stores.
+    pub fn generated_count(&self) -> usize {
+        match &self.generator {
+            Generator::Inr { tensors, .. } => tensors.len(),
+            Generator::Slimmable { tensors } => tensors.len(),
+        }
+    }
+
+    /// Bytes of the generator's parameters as stored (after quantisation).
+    pub fn generator_bytes(&self) -> usize {
+        match &self.generator {
+            Generator::Inr { tensors, .. } => tensors.iter().map(|t| t.params.stored_bytes()).sum(),
+            Generator::Slimmable { tensors } => tensors.iter().map(Blob::stored_bytes).sum(),
+        }
+    }
+
+    /// Number of the generator's parameters.
+    pub fn generator_params(&self) -> usize {
+        match &self.generator {
+            Generator::Inr { config, tensors } => tensors.iter().map(|t| config.param_count(t.out_size as usize)).sum(),
+            Generator::Slimmable { tensors } => tensors.iter().map(|b| b.data.len() / b.dtype.size()).sum(),
+        }
+    }
+
+    /// The storage type of the generator's parameters (of its first tensor; `None` without any).
+    pub fn dtype(&self) -> Option<DType> {
+        match &self.generator {
+            Generator::Inr { tensors, .. } => tensors.first().map(|t| t.params.dtype),
+            Generator::Slimmable { tensors } => tensors.first().map(|b| b.dtype),
+        }
     }
 }

@@ -54,3 +54,14 @@ pub fn random_hypernet(arch: ArchSpec, inr: InrConfig, seed: u64) -> OwnedHypern
     ];
     net
 }
+
+#[cfg(feature = "alloc")]
+/// A slimmable hypernet of `arch`: every full-width parameter uniform in `[-0.5, 0.5)`.
+pub fn random_slimmable(arch: ArchSpec, seed: u64) -> OwnedHypernet {
+    let mut rng = metamorph::rng::Rng::new(seed);
+    let full =
+        arch.params(arch.h_max as usize).map(|p| (0..p.len()).map(|_| rng.uniform(-0.5, 0.5)).collect()).collect();
+    let mut net = OwnedHypernet::slimmable(arch, full, "test").unwrap();
+    net.accuracy = vec![AccuracyRow { h: net.arch.h_max, samples: 1, accuracy: 0.9 }];
+    net
+}

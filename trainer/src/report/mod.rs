@@ -59,6 +59,8 @@ pub struct ReportArgs {
     pub epochs: Option<usize>,
     /// Where trained individual nets are cached (default: `.cache/individual/` in the repository).
     pub cache: Option<PathBuf>,
+    /// A slimmable net of the family (`metamorph-train slimmable`) to compare, at fp32 and int8.
+    pub slimmable: Option<PathBuf>,
     /// Use only the first `limit` training and test examples (quick checks).
     pub limit: Option<usize>,
     /// Seed of every trained net (the runtime's `K > 1` noise always uses seed 0).
@@ -85,6 +87,9 @@ impl ReportArgs {
         }
         if let Some(e) = self.epochs {
             c += &format!(" --epochs {e}");
+        }
+        if let Some(s) = &self.slimmable {
+            c += &format!(" --slimmable {}", s.display());
         }
         if let Some(d) = &self.cache {
             c += &format!(" --cache {}", d.display());
@@ -124,6 +129,8 @@ pub struct Row {
     pub individual_int8: f32,
     /// Its int8 bytes.
     pub int8_bytes: u64,
+    /// The slimmable net's member at this width, fp32 and int8 (when the report has one).
+    pub slimmable: Option<[f32; 2]>,
     /// The full-width base net sliced to its first channels.
     pub sliced: f32,
     /// The full-width base net magnitude-pruned to this width.
@@ -192,6 +199,8 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// Bytes of each option.
     pub storage: Storage,
+    /// The slimmable net compared, if any: its file and its bytes at fp32 and int8.
+    pub slimmable: Option<(String, [u64; 2])>,
     /// The best int8 zoo of the sweep's individually trained nets at half, once and twice the
     /// hypernet's bytes: `(budget, zoo)`, `None` where no net fits.
     pub zoos: Vec<(u64, Option<zoo::Zoo>)>,
@@ -295,6 +304,23 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
     };
     let base_accuracy = base::evaluate(arch, h_max, &base_params, &test, dev)?;
 
+    let slim = match &args.slimmable {
+        Some(path) => {
+            let ckpt = Checkpoint::load(path, dev)?;
+            ensure!(
+                ckpt.metadata.get("kind").map(String::as_str) == Some("slimmable")
+                    && ckpt.arch == *arch
+                    && ckpt.h == h_max,
+                "{} is not a slimmable {} network (metamorph-train slimmable writes one)",
+                path.display(),
+                arch.name
+            );
+            let quantised = int8::quantise(&ckpt.params)?;
+            let fp32_bytes = 4 * ckpt.params.iter().map(|t| t.elem_count() as u64).sum::<u64>();
+            Some((path.display().to_string(), ckpt.params, quantised, fp32_bytes))
+        }
+        None => None,
+    };
     let mut rows = Vec::new();
     for (w, (individual, individual_int8, int8_bytes, individual_epochs)) in REPORT_WIDTHS.into_iter().zip(individual) {
         let h = arch.base_width(w);
@@ -306,6 +332,13 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
             *acc = base::evaluate(arch, h, &params, &test, dev)?;
         }
         seconds.hypernet += t.elapsed().as_secs_f64();
+        let slimmable = match &slim {
+            Some((_, full, quantised, _)) => Some([
+                crate::slimmable::evaluate(arch, full, h, &test, dev)?,
+                crate::slimmable::evaluate(arch, &quantised.params, h, &test, dev)?,
+            ]),
+            None => None,
+        };
         let sliced = base::evaluate(arch, h, &baselines::slice(arch, &base_params, h)?, &test, dev)?;
         let pruned = base::evaluate(arch, h, &baselines::prune(arch, &base_params, h)?, &test, dev)?;
         log(format!(
@@ -324,6 +357,7 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
             individual_epochs,
             individual_int8,
             int8_bytes,
+            slimmable,
             sliced,
             pruned,
         });
@@ -354,6 +388,7 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
         limited: args.limit.is_some(),
         rows,
         storage,
+        slimmable: slim.map(|(path, _, quantised, fp32)| (path, [fp32, quantised.bytes])),
         zoos,
         seconds,
     })

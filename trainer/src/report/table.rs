@@ -104,16 +104,19 @@ pub fn section(report: &Report) -> String {
         pct(r.base_accuracy)
     );
     let _ = writeln!(s, "### Test accuracy (%)\n");
+    let slim = r.slimmable.is_some();
     let _ = writeln!(
         s,
-        "| width | h | hypernet K = {} | hypernet K = {} | individually trained | individually trained, int8 | slicing | magnitude pruning |",
-        SAMPLES[0], SAMPLES[1]
+        "| width | h | hypernet K = {} | hypernet K = {} | individually trained | individually trained, int8 |{} slicing | magnitude pruning |",
+        SAMPLES[0],
+        SAMPLES[1],
+        if slim { " slimmable | slimmable, int8 |" } else { "" }
     );
-    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|{}---:|---:|", if slim { "---:|---:|" } else { "" });
     for row in &r.rows {
         let _ = writeln!(
             s,
-            "| {}{} | {} | {} | {} | {} ({}) | {} ({} B) | {} | {} |",
+            "| {}{} | {} | {} | {} | {} ({}) | {} ({} B) |{} {} | {} |",
             width_label(row.width),
             if r.unseen(row.h) { " (unseen)" } else { "" },
             row.h,
@@ -123,6 +126,7 @@ pub fn section(report: &Report) -> String {
             epochs_kept(row.individual_epochs),
             pct(row.individual_int8),
             thousands(row.int8_bytes),
+            row.slimmable.map_or(String::new(), |[f, q]| format!(" {} | {} |", pct(f), pct(q))),
             pct(row.sliced),
             pct(row.pruned)
         );
@@ -144,7 +148,10 @@ pub fn section(report: &Report) -> String {
         ("full-width net, int8 (+ one f32 scale per tensor)".to_string(), st.int8_bytes),
         (format!("all {} individually trained nets, fp32", r.rows.len()), st.individual_bytes),
     ];
-    for (what, bytes) in rows {
+    let slim_rows = r.slimmable.iter().flat_map(|(path, [fp32, int8])| {
+        [(format!("slimmable net `{path}`, fp32"), *fp32), (format!("slimmable net `{path}`, int8"), *int8)]
+    });
+    for (what, bytes) in rows.into_iter().chain(slim_rows) {
         let _ = writeln!(s, "| {what} | {} | {:.3} |", thousands(bytes), st.ratio(bytes));
     }
     let _ = writeln!(s, "\n### Int8 zoo at equal bytes\n");

@@ -94,6 +94,9 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
     let held: Vec<u32> = per_k.iter().zip(SAMPLES).filter(|(t, _)| t.iter().all(|t| t.pass)).map(|(_, k)| k).collect();
     out.extend(per_k.into_iter().flatten());
     out.push(zoo_target(report));
+    if let Some(t) = slimmable_target(report) {
+        out.push(t);
+    }
     let s = &report.storage;
     let ratio = s.ratio(s.hypernet_bytes);
     let small = ratio <= 0.25;
@@ -141,4 +144,22 @@ fn zoo_target(report: &Report) -> Target {
         },
         _ => Target { name, pass: true, detail: "no zoo member fits any width of the sweep".into() },
     }
+}
+
+/// The hypernet (K = 1) at least as accurate as the int8 slimmable net at every width, with no
+/// more bytes; `None` when the report has no slimmable net.
+fn slimmable_target(report: &Report) -> Option<Target> {
+    let (_, [_, int8_bytes]) = report.slimmable.as_ref()?;
+    let file = report.storage.hypernet_bytes;
+    let worst = report
+        .rows
+        .iter()
+        .filter_map(|r| r.slimmable.map(|[_, q]| (r, pt(r.hypernet[0]) - pt(q))))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    let (r, d) = worst?;
+    Some(Target {
+        name: "hypernet (K = 1) ≥ int8 slimmable net at every width, at no more bytes".into(),
+        pass: d >= -EPS && file <= *int8_bytes,
+        detail: format!("worst gap {d:+.2} pt at {} (h = {}); {file} vs {int8_bytes} bytes", width_label(r.width), r.h),
+    })
 }

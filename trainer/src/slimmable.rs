@@ -1,0 +1,197 @@
+//! A universally slimmable network (US-Nets, Yu & Huang, ICCV 2019) of a family: one full-width
+//! network whose member of base width `h` is the first channels of every morphed dimension, for
+//! any `h` of its range.
+//!
+//! Training follows US-Nets: every step runs the sandwich rule (the widest and the narrowest width
+//! of the range and two random widths between them), the narrower members learn from the detached
+//! soft targets of the widest one (in-place distillation), the widest from the labels, and the
+//! summed loss takes one AdamW step. The learning rate follows a cosine from the preset's base rate
+//! to zero. Families are trained without BatchNorm: a slimmable net with BatchNorm needs statistics
+//! calibrated per width, which a device without data cannot do.
+//!
+//! ```
+//! use metamorph_trainer::{base, preset::Preset, slimmable};
+//! let arch = Preset::load("digits-mlp").unwrap().arch;
+//! let full = base::init_params(&arch, 32, 0, &candle_core::Device::Cpu).unwrap();
+//! let half = slimmable::member(&arch, &full, 16).unwrap();
+//! assert_eq!(half[0].dims(), &[16, 64]); // 64 inputs -> the first 16 of 32 channels
+//! assert_eq!(half[2].dims(), &[16, 16]);
+//! ```
+
+use crate::base::{self, init_params};
+use crate::data::Dataset;
+use crate::fit::distillation;
+use crate::net::{forward, param_shape};
+use anyhow::{ensure, Context, Result};
+use candle_core::{Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use indicatif::{ProgressBar, ProgressStyle};
+use metamorph::rng::Rng;
+use metamorph::spec::ArchSpec;
+use std::time::Instant;
+
+/// How a slimmable net is trained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlimOptions {
+    /// The widths it must run at: `[h_min, h_max]` (inclusive).
+    pub range: [usize; 2],
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// Peak AdamW learning rate.
+    pub lr: f64,
+    /// Random widths per step besides the two ends.
+    pub random_widths: usize,
+    /// Seed of initialisation, shuffling and width draws.
+    pub seed: u64,
+    /// Stop after this many steps (tests).
+    pub max_steps: Option<usize>,
+    /// Progress bar on stderr.
+    pub progress: bool,
+}
+
+/// The member of base width `h` of the full-width parameters `full` (canonical order, shaped by
+/// [`param_shape`]): every dimension cut to its first entries. Differentiable in `full`.
+pub fn member(arch: &ArchSpec, full: &[Tensor], h: usize) -> Result<Vec<Tensor>> {
+    arch.check_h(h).map_err(anyhow::Error::msg)?;
+    let infos: Vec<_> = arch.params(h).collect();
+    ensure!(infos.len() == full.len(), "{} tensors for {} parameters", full.len(), infos.len());
+    infos
+        .iter()
+        .zip(full)
+        .map(|(p, t)| {
+            let want = param_shape(arch, p);
+            ensure!(want.len() == t.rank(), "{} has rank {}, expected {}", p.name(), t.rank(), want.len());
+            let mut out = t.clone();
+            for (d, (&w, &have)) in want.iter().zip(t.dims()).enumerate() {
+                ensure!(w <= have, "{} dimension {d} is {have}, narrower than {w}", p.name());
+                if w < have {
+                    out = out.narrow(d, 0, w)?;
+                }
+            }
+            Ok(out)
+        })
+        .collect()
+}
+
+/// The widths of one sandwich step: the range's ends and `n` uniform draws between them.
+pub fn sandwich(range: [usize; 2], n: usize, rng: &mut Rng) -> Vec<usize> {
+    let [lo, hi] = range;
+    let mut widths = vec![hi, lo];
+    widths.extend((0..n).map(|_| lo + rng.below(hi - lo + 1)));
+    widths
+}
+
+/// The loss of one sandwich step on a batch: cross-entropy of the widest member (the first of
+/// `widths`) plus, for every other member, the KL divergence from the widest member's detached
+/// soft targets. Returns the total and each member's part, in the order of `widths`.
+pub fn sandwich_loss(
+    arch: &ArchSpec,
+    full: &[Tensor],
+    widths: &[usize],
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<(Tensor, Vec<Tensor>)> {
+    let (&widest, rest) = widths.split_first().context("a sandwich step needs at least one width")?;
+    let teacher = forward(arch, widest, &member(arch, full, widest)?, x)?;
+    let mut parts = vec![candle_nn::loss::cross_entropy(&teacher, y)?];
+    for &h in rest {
+        let student = forward(arch, h, &member(arch, full, h)?, x)?;
+        parts.push(distillation(&teacher.detach(), &student)?);
+    }
+    let mut total = parts[0].clone();
+    for p in &parts[1..] {
+        total = (total + p)?;
+    }
+    Ok((total, parts))
+}
+
+/// Trains a slimmable net of `arch` on `train` and returns its full-width parameters.
+pub fn train(arch: &ArchSpec, opts: &SlimOptions, train: &Dataset, device: &Device) -> Result<Vec<Tensor>> {
+    let [lo, hi] = opts.range;
+    ensure!(lo <= hi && hi == arch.h_max as usize, "range [{lo}, {hi}] must end at h_max = {}", arch.h_max);
+    arch.check_h(lo).map_err(anyhow::Error::msg).with_context(|| format!("narrowest width {lo}"))?;
+    let vars: Vec<Var> =
+        init_params(arch, hi, opts.seed, device)?.iter().map(Var::from_tensor).collect::<candle_core::Result<_>>()?;
+    let mut opt = AdamW::new(vars.clone(), ParamsAdamW { lr: opts.lr, ..Default::default() })?;
+    let steps_per_epoch = train.n.div_ceil(opts.batch.max(1));
+    let total = opts.max_steps.map_or(opts.epochs * steps_per_epoch, |m| m.min(opts.epochs * steps_per_epoch));
+    let bar = if opts.progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template(
+        "slimmable [{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta} {msg}",
+    )?);
+    let mut rng = Rng::new(opts.seed ^ 0x51_1e);
+    let start = Instant::now();
+    let mut step = 0;
+    'epochs: for epoch in 0..opts.epochs {
+        for idx in train.batches(opts.batch, Some(opts.seed.wrapping_add(epoch as u64 + 1))) {
+            if step == total {
+                break 'epochs;
+            }
+            let lr = opts.lr * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos());
+            opt.set_learning_rate(lr);
+            let (x, y) = train.batch(&idx, device)?;
+            let full: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+            let widths = sandwich(opts.range, opts.random_widths, &mut rng);
+            let (loss, parts) = sandwich_loss(arch, &full, &widths, &x, &y)?;
+            let value = loss.to_scalar::<f32>()?;
+            ensure!(value.is_finite(), "loss became {value} at step {step}; lower the learning rate");
+            opt.backward_step(&loss)?;
+            step += 1;
+            bar.set_message(format!("epoch {} ce(h={hi}) {:.3}", epoch + 1, parts[0].to_scalar::<f32>()?));
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    if opts.progress {
+        eprintln!("slimmable {}: {step} steps in {:.0} s", arch.name, start.elapsed().as_secs_f64());
+    }
+    vars.iter().map(|v| Ok(v.as_tensor().copy()?)).collect()
+}
+
+/// Test accuracy of member `h` of the full-width `full`.
+pub fn evaluate(arch: &ArchSpec, full: &[Tensor], h: usize, test: &Dataset, device: &Device) -> Result<f32> {
+    base::evaluate(arch, h, &member(arch, full, h)?, test, device)
+}
+
+impl SlimOptions {
+    /// The defaults for `preset`: widths from 25 % of `h_max` (the report's narrowest) to `h_max`,
+    /// 30 epochs at the preset's base batch and learning rate, two random widths per step, seed 0.
+    pub fn from_preset(preset: &crate::preset::Preset) -> Self {
+        let arch = &preset.arch;
+        SlimOptions {
+            range: [arch.base_width(0.25), arch.h_max as usize],
+            epochs: 30,
+            batch: preset.base.batch,
+            lr: preset.base.lr,
+            random_widths: 2,
+            seed: 0,
+            max_steps: None,
+            progress: true,
+        }
+    }
+}
+
+/// Trains preset `preset_name`'s slimmable net with `opts` and saves its full-width parameters to
+/// `out` as a [`base::Checkpoint`] (metadata `kind = slimmable` and the width range); what
+/// `metamorph-train slimmable` runs. Checks that `out` can be written before training.
+pub fn run(preset_name: &str, opts: &SlimOptions, out: &std::path::Path, device: &Device) -> Result<Vec<Tensor>> {
+    let preset = crate::preset::Preset::load(preset_name)?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        ensure!(dir.is_dir(), "output folder {} does not exist", dir.display());
+    }
+    let train_set = Dataset::load(&preset.dataset, crate::data::Split::Train)?;
+    let full = train(&preset.arch, opts, &train_set, device)
+        .with_context(|| format!("training the slimmable {} net", preset.arch.name))?;
+    let metadata = std::collections::HashMap::from([
+        ("kind".to_string(), "slimmable".to_string()),
+        ("preset".to_string(), preset_name.to_string()),
+        ("range".to_string(), format!("{}-{}", opts.range[0], opts.range[1])),
+        ("epochs".to_string(), opts.epochs.to_string()),
+        ("seed".to_string(), opts.seed.to_string()),
+    ]);
+    let h = preset.arch.h_max as usize;
+    base::Checkpoint { arch: preset.arch.clone(), h, params: full.clone(), metadata }.save(out)?;
+    Ok(full)
+}
