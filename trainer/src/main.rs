@@ -25,8 +25,8 @@ enum Command {
     /// Sweep widths: the hypernet against individually trained, sliced and pruned nets; writes
     /// docs/RESULTS.md (this preset's section) and docs/accuracy-<preset>.svg.
     Report(ReportArgs),
-    /// Train a universally slimmable net (US-Nets: sandwich rule, in-place distillation) and save
-    /// its full-width parameters as safetensors.
+    /// Train a universally slimmable net (US-Nets: sandwich rule, in-place distillation) and export
+    /// it as a hypernet file with the slimmable generator.
     Slimmable(SlimArgs),
 }
 
@@ -44,9 +44,12 @@ struct SlimArgs {
     /// Stop after this many steps.
     #[arg(long)]
     max_steps: Option<usize>,
-    /// Output safetensors file.
+    /// Output hypernet file (.mmh).
     #[arg(short, long)]
     out: PathBuf,
+    /// Storage of the full-width tensors: f32, f16 or int8.
+    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
+    dtype: DType,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -260,15 +263,18 @@ fn run_slimmable(args: SlimArgs) -> Result<()> {
     opts.seed = args.run.seed;
     opts.progress = !args.run.quiet;
     let device = metamorph_trainer::device::device(&args.run.device)?;
-    slimmable::run(&args.preset, &opts, &args.out, &device)?;
+    let table = slimmable::run(&args.preset, &opts, &args.out, args.dtype, &device)?;
     println!(
-        "slimmable {} (h {}..={}, {} epochs) -> {}",
+        "slimmable {} (h {}..={}, {} epochs) -> {}, test accuracy:",
         preset.arch.name,
         opts.range[0],
         opts.range[1],
         opts.epochs,
         args.out.display()
     );
+    for row in &table {
+        println!("  h = {:>4}: {:.2}%", row.h, row.accuracy * 100.0);
+    }
     Ok(())
 }
 

@@ -26,6 +26,7 @@ use anyhow::{ensure, Context, Result};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressStyle};
+use metamorph::format::OwnedHypernet;
 use metamorph::rng::Rng;
 use metamorph::spec::ArchSpec;
 use std::time::Instant;
@@ -173,25 +174,28 @@ impl SlimOptions {
     }
 }
 
-/// Trains preset `preset_name`'s slimmable net with `opts` and saves its full-width parameters to
-/// `out` as a [`base::Checkpoint`] (metadata `kind = slimmable` and the width range); what
-/// `metamorph-train slimmable` runs. Checks that `out` can be written before training.
-pub fn run(preset_name: &str, opts: &SlimOptions, out: &std::path::Path, device: &Device) -> Result<Vec<Tensor>> {
+/// Trains preset `preset_name`'s slimmable net with `opts` and exports it as a hypernet file with
+/// the slimmable generator (its full-width tensors stored as `dtype`), with an accuracy table
+/// measured on the exported bytes; what `metamorph-train slimmable` runs. Checks that `out` can be
+/// written before training. Returns the table.
+pub fn run(
+    preset_name: &str,
+    opts: &SlimOptions,
+    out: &std::path::Path,
+    dtype: metamorph::format::DType,
+    device: &Device,
+) -> Result<Vec<metamorph::format::AccuracyRow>> {
     let preset = crate::preset::Preset::load(preset_name)?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         ensure!(dir.is_dir(), "output folder {} does not exist", dir.display());
     }
     let train_set = Dataset::load(&preset.dataset, crate::data::Split::Train)?;
-    let full = train(&preset.arch, opts, &train_set, device)
-        .with_context(|| format!("training the slimmable {} net", preset.arch.name))?;
-    let metadata = std::collections::HashMap::from([
-        ("kind".to_string(), "slimmable".to_string()),
-        ("preset".to_string(), preset_name.to_string()),
-        ("range".to_string(), format!("{}-{}", opts.range[0], opts.range[1])),
-        ("epochs".to_string(), opts.epochs.to_string()),
-        ("seed".to_string(), opts.seed.to_string()),
-    ]);
-    let h = preset.arch.h_max as usize;
-    base::Checkpoint { arch: preset.arch.clone(), h, params: full.clone(), metadata }.save(out)?;
-    Ok(full)
+    let test_set = Dataset::load(&preset.dataset, crate::data::Split::Test)?;
+    let arch = &preset.arch;
+    let full =
+        train(arch, opts, &train_set, device).with_context(|| format!("training the slimmable {} net", arch.name))?;
+    let full = full.iter().map(|t| Ok(t.flatten_all()?.to_vec1::<f32>()?)).collect::<Result<Vec<_>>>()?;
+    let mut owned = OwnedHypernet::slimmable(arch.clone(), full, &preset.dataset).map_err(anyhow::Error::msg)?;
+    owned.trained_h = opts.range.map(|h| h as u16);
+    crate::export::write(out, owned, dtype, &test_set, device)
 }

@@ -155,10 +155,11 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
     })
     .unwrap();
 
-    let slim = dir.path().join("slim.safetensors");
+    let slim = dir.path().join("tiny-slim.mmh");
     let mut slim_opts = metamorph_trainer::slimmable::SlimOptions::from_preset(&preset);
     (slim_opts.max_steps, slim_opts.progress) = (Some(3), false);
-    metamorph_trainer::slimmable::run(&preset_name, &slim_opts, &slim, &Device::Cpu).unwrap();
+    metamorph_trainer::slimmable::run(&preset_name, &slim_opts, &slim, metamorph::format::DType::F16, &Device::Cpu)
+        .unwrap();
 
     let out = dir.path().join("docs");
     std::fs::create_dir_all(&out).unwrap();
@@ -210,8 +211,9 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
     assert!(md.contains("slimmable, int8") && md.contains("int8 slimmable net at every width"), "{md}");
     assert!(rep.rows.iter().all(|r| r.slimmable.is_some()));
     let (_, [fp32, int8]) = rep.slimmable.clone().unwrap();
-    assert_eq!(fp32, rep.storage.fp32_bytes, "the slimmable net stores the full-width net");
-    assert_eq!(int8, rep.storage.int8_bytes);
+    // The slimmable file holds the full-width net, plus the file's header, spec and table.
+    assert!(fp32 > rep.storage.fp32_bytes && fp32 < rep.storage.fp32_bytes + 1000, "{fp32}");
+    assert!(int8 > rep.storage.int8_bytes && int8 < fp32 / 3, "{int8}");
     let svg = std::fs::read_to_string(&written.plot).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("magnitude pruning"));
 

@@ -68,5 +68,25 @@ fn training_makes_every_width_better_than_chance_and_saves_a_checkpoint() {
         assert!(acc > 0.5, "h = {h}: {acc}");
     }
     let dir = tempfile::tempdir().unwrap();
-    assert!(slimmable::run("digits-mlp", &opts, &dir.path().join("missing/s.safetensors"), &dev).is_err());
+    let missing = dir.path().join("missing/s.mmh");
+    assert!(slimmable::run("digits-mlp", &opts, &missing, metamorph::format::DType::I8, &dev).is_err());
+}
+
+/// The report's int8 nets (`report::int8::quantise`) are what an int8 file of the same net
+/// decodes to in the runtime: one quantiser, one scale per tensor. (A file keeps the tensors that
+/// do not change with width in f32; the int8 nets quantise those too.)
+#[test]
+fn int8_columns_are_the_decoded_file_bytes() {
+    let arch = Preset::load("digits-mlp").unwrap().arch;
+    let full = base::init_params(&arch, 32, 9, &Device::Cpu).unwrap();
+    let quantised = metamorph_trainer::report::int8::quantise(&full).unwrap();
+    let values = full.iter().map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap()).collect();
+    let owned = metamorph::format::OwnedHypernet::slimmable(arch.clone(), values, "digits").unwrap();
+    let file = owned.to_bytes_as(metamorph::format::DType::I8).unwrap();
+    let decoded = metamorph_trainer::export::runtime_member(&file, 32, 1, &Device::Cpu).unwrap();
+    for ((p, d), (q, f)) in
+        arch.params(32).zip(flat(&decoded)).zip(flat(&quantised.params).into_iter().zip(flat(&full)))
+    {
+        assert_eq!(d, if p.morph.is_some() { q } else { f }, "{}", p.name());
+    }
 }

@@ -59,7 +59,8 @@ pub struct ReportArgs {
     pub epochs: Option<usize>,
     /// Where trained individual nets are cached (default: `.cache/individual/` in the repository).
     pub cache: Option<PathBuf>,
-    /// A slimmable net of the family (`metamorph-train slimmable`) to compare, at fp32 and int8.
+    /// A slimmable hypernet file of the family (`metamorph-train slimmable`) to compare, re-encoded
+    /// at fp32 and at int8.
     pub slimmable: Option<PathBuf>,
     /// Use only the first `limit` training and test examples (quick checks).
     pub limit: Option<usize>,
@@ -199,7 +200,7 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// Bytes of each option.
     pub storage: Storage,
-    /// The slimmable net compared, if any: its file and its bytes at fp32 and int8.
+    /// The slimmable net compared, if any: its file and its file bytes at fp32 and at int8.
     pub slimmable: Option<(String, [u64; 2])>,
     /// The best int8 zoo of the sweep's individually trained nets at half, once and twice the
     /// hypernet's bytes: `(budget, zoo)`, `None` where no net fits.
@@ -304,20 +305,24 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
     };
     let base_accuracy = base::evaluate(arch, h_max, &base_params, &test, dev)?;
 
+    // The slimmable net's file, re-encoded at fp32 and at int8: both columns are measured on the
+    // bytes a device would flash.
     let slim = match &args.slimmable {
         Some(path) => {
-            let ckpt = Checkpoint::load(path, dev)?;
+            let file = std::fs::read(path).with_context(|| format!("reading slimmable net {}", path.display()))?;
+            let net = metamorph::format::read(&file)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("decoding {}", path.display()))?;
             ensure!(
-                ckpt.metadata.get("kind").map(String::as_str) == Some("slimmable")
-                    && ckpt.arch == *arch
-                    && ckpt.h == h_max,
+                net.kind() == "slimmable" && net.arch == *arch,
                 "{} is not a slimmable {} network (metamorph-train slimmable writes one)",
                 path.display(),
                 arch.name
             );
-            let quantised = int8::quantise(&ckpt.params)?;
-            let fp32_bytes = 4 * ckpt.params.iter().map(|t| t.elem_count() as u64).sum::<u64>();
-            Some((path.display().to_string(), ckpt.params, quantised, fp32_bytes))
+            let owned = metamorph::format::OwnedHypernet::from_hypernet(&net).map_err(anyhow::Error::msg)?;
+            let encode = |dtype| owned.to_bytes_as(dtype).map_err(anyhow::Error::msg);
+            let files = [encode(metamorph::format::DType::F32)?, encode(metamorph::format::DType::I8)?];
+            Some((path.display().to_string(), files))
         }
         None => None,
     };
@@ -333,10 +338,13 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
         }
         seconds.hypernet += t.elapsed().as_secs_f64();
         let slimmable = match &slim {
-            Some((_, full, quantised, _)) => Some([
-                crate::slimmable::evaluate(arch, full, h, &test, dev)?,
-                crate::slimmable::evaluate(arch, &quantised.params, h, &test, dev)?,
-            ]),
+            Some((_, files)) => {
+                let mut acc = [0.0; 2];
+                for (a, file) in acc.iter_mut().zip(files) {
+                    *a = base::evaluate(arch, h, &runtime_member(file, h, 1, dev)?, &test, dev)?;
+                }
+                Some(acc)
+            }
             None => None,
         };
         let sliced = base::evaluate(arch, h, &baselines::slice(arch, &base_params, h)?, &test, dev)?;
@@ -388,7 +396,7 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
         limited: args.limit.is_some(),
         rows,
         storage,
-        slimmable: slim.map(|(path, _, quantised, fp32)| (path, [fp32, quantised.bytes])),
+        slimmable: slim.map(|(path, [fp32, int8])| (path, [fp32.len() as u64, int8.len() as u64])),
         zoos,
         seconds,
     })

@@ -149,7 +149,7 @@ pub fn section(report: &Report) -> String {
         (format!("all {} individually trained nets, fp32", r.rows.len()), st.individual_bytes),
     ];
     let slim_rows = r.slimmable.iter().flat_map(|(path, [fp32, int8])| {
-        [(format!("slimmable net `{path}`, fp32"), *fp32), (format!("slimmable net `{path}`, int8"), *int8)]
+        [(format!("slimmable file `{path}` at fp32"), *fp32), (format!("slimmable file `{path}` at int8"), *int8)]
     });
     for (what, bytes) in rows.into_iter().chain(slim_rows) {
         let _ = writeln!(s, "| {what} | {} | {:.3} |", thousands(bytes), st.ratio(bytes));
