@@ -293,6 +293,12 @@ fn run_report(args: ReportArgs) -> Result<()> {
         progress: !args.run.quiet,
     })?;
     println!("{}", report::table::section(&report));
-    println!("wrote {} and {} in {:.0} s", written.results.display(), written.plot.display(), report.seconds.total);
+    println!(
+        "wrote {}, {} and {} in {:.0} s",
+        written.results.display(),
+        written.plot.display(),
+        written.bytes_plot.display(),
+        report.seconds.total
+    );
     Ok(())
 }

@@ -216,6 +216,8 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
     assert!(int8 > rep.storage.int8_bytes && int8 < fp32 / 3, "{int8}");
     let svg = std::fs::read_to_string(&written.plot).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("magnitude pruning"));
+    let bytes_svg = std::fs::read_to_string(&written.bytes_plot).unwrap();
+    assert!(bytes_svg.starts_with("<svg") && bytes_svg.contains("int8 zoo") && bytes_svg.contains("slimmable, int8"));
 
     // Rerunning replaces this preset's section instead of adding a second one.
     report::write(&rep, &out).unwrap();

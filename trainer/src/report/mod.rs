@@ -409,6 +409,8 @@ pub struct Written {
     pub results: PathBuf,
     /// The accuracy-vs-width plot.
     pub plot: PathBuf,
+    /// The accuracy-vs-bytes plot.
+    pub bytes_plot: PathBuf,
 }
 
 /// Writes `report` into `dir`: its section of `RESULTS.md` (other sections kept) and
@@ -416,9 +418,11 @@ pub struct Written {
 pub fn write(report: &Report, dir: &Path) -> Result<Written> {
     let plot = dir.join(plot::file_name(&report.name));
     metamorph_host::fs::write_bytes_atomic(&plot, plot::svg(report)?.as_bytes())?;
+    let bytes_plot = dir.join(plot::bytes_file_name(&report.name));
+    metamorph_host::fs::write_bytes_atomic(&bytes_plot, plot::bytes_svg(report)?.as_bytes())?;
     let results = dir.join("RESULTS.md");
     table::write(&results, &report.name, &table::section(report))?;
-    Ok(Written { results, plot })
+    Ok(Written { results, plot, bytes_plot })
 }
 
 /// Measures and writes a report; what `metamorph-train report` runs.

@@ -138,6 +138,7 @@ pub fn section(report: &Report) -> String {
          inputs). Neither is retrained.\n"
     );
     let _ = writeln!(s, "![Test accuracy against width, {}]({})\n", r.name, plot::file_name(&r.name));
+    let _ = writeln!(s, "![Test accuracy against stored bytes, {}]({})\n", r.name, plot::bytes_file_name(&r.name));
     let st = &r.storage;
     let _ = writeln!(s, "### Storage\n");
     let _ = writeln!(s, "| what | bytes | × full-width fp32 |");
