@@ -174,3 +174,32 @@ fn conv_family_end_to_end() {
     ok(&["materialise", &p, "--max-macs", "200000", "-o", &onnx.to_string_lossy()]);
     onnx_check(&onnx);
 }
+
+/// A slimmable hypernet goes through every command that an INR file does.
+#[test]
+fn slimmable_files_work_in_every_command() {
+    let f = fixture();
+    let (arch, _) = metamorph_cli::sample::mnist_lenet();
+    let mut rng = metamorph::rng::Rng::new(3);
+    let full =
+        arch.params(arch.h_max as usize).map(|p| (0..p.len()).map(|_| rng.uniform(-0.2, 0.2)).collect()).collect();
+    let owned = metamorph::format::OwnedHypernet::slimmable(arch, full, "mnist").unwrap();
+    let path = f.root.join("lenet-slim.mmh");
+    std::fs::write(&path, owned.to_bytes_as(metamorph::format::DType::I8).unwrap()).unwrap();
+    let p = path.to_string_lossy();
+    let out = ok(&["inspect", &p]);
+    assert!(out.contains("slimmable") && out.contains("I8"), "{out}");
+    ok(&["plan", &p, "--max-macs", "200000"]);
+    for backend in ["native", "tract", "ort"] {
+        ok(&["eval", &p, "--data", &data("mnist"), "--width", "0.5", "--backend", backend, "--limit", "64"]);
+    }
+    let onnx = f.root.join("lenet-slim.onnx");
+    ok(&["materialise", &p, "--width", "0.75", "-o", &onnx.to_string_lossy()]);
+    onnx_check(&onnx);
+    let err = fails(&["materialise", &p, "--width", "0.75", "--samples", "2", "-o", &onnx.to_string_lossy()]);
+    assert!(err.contains("samples"), "{err}");
+    let out = ok(&["bench", &p, "--reps", "2"]);
+    assert!(out.contains("switch") && !out.contains("GFLOP/s"), "{out}");
+    let out = ok(&["demo", "--model", &p, "--batch", "50"]);
+    assert!(out.lines().filter(|l| l.contains('%')).count() >= 10, "{out}");
+}

@@ -164,6 +164,7 @@ pub fn bytes_svg(report: &Report) -> Result<String> {
         chart
             .configure_mesh()
             .x_desc("stored bytes (log scale)")
+            .light_line_style(WHITE)
             .y_desc("test accuracy (%)")
             .x_label_formatter(&|x| format!("{:.0} k", x / 1e3))
             .y_label_formatter(&|y| format!("{y:.0}"))
