@@ -443,6 +443,7 @@ impl Checkpoint {
 /// saves the folded parameters to `out`; what `metamorph-train base` runs.
 pub fn run(preset_name: &str, opts: &BaseOptions, out: &Path, device: &Device) -> Result<Trained> {
     let preset = Preset::load(preset_name)?;
+    metamorph_host::fs::check_writable(out)?;
     let train_set = Dataset::load(&preset.dataset, Split::Train)?;
     let test_set = Dataset::load(&preset.dataset, Split::Test)?;
     let trained = train(&preset.arch, opts, &train_set, &test_set, device)

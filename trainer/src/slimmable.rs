@@ -186,9 +186,7 @@ pub fn run(
     device: &Device,
 ) -> Result<Vec<metamorph::format::AccuracyRow>> {
     let preset = crate::preset::Preset::load(preset_name)?;
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        ensure!(dir.is_dir(), "output folder {} does not exist", dir.display());
-    }
+    metamorph_host::fs::check_writable(out)?;
     let train_set = Dataset::load(&preset.dataset, crate::data::Split::Train)?;
     let test_set = Dataset::load(&preset.dataset, crate::data::Split::Test)?;
     let arch = &preset.arch;

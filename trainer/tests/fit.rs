@@ -178,3 +178,30 @@ fn distillation_pulls_the_member_towards_the_teacher() {
     let after = kl(&state);
     assert!(after < 0.7 * before, "KL to the teacher {before} -> {after}");
 }
+
+/// An output, checkpoint or base path that cannot be written stops `fit` before any training,
+/// naming the path.
+#[test]
+fn unwritable_outputs_are_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("out.mmh");
+    let bad = dir.path().join("missing/file");
+    let args = |out: &std::path::Path, checkpoint: Option<&std::path::Path>| metamorph_trainer::fit::command::FitArgs {
+        preset: "digits-mlp".into(),
+        out: out.to_path_buf(),
+        steps: Some(1_000_000),
+        base: None,
+        save_base: None,
+        checkpoint: checkpoint.map(|p| p.to_path_buf()),
+        checkpoint_every: 100,
+        dtype: metamorph::format::DType::F32,
+        seed: 0,
+        device: Device::Cpu,
+        progress: false,
+    };
+    for a in [args(&bad, None), args(&good, Some(&bad))] {
+        let Err(err) = metamorph_trainer::fit::command::run(&a) else { panic!("must refuse") };
+        assert!(format!("{err:#}").contains("missing/file"), "{err:#}");
+    }
+    assert!(!good.exists());
+}

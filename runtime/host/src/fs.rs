@@ -40,6 +40,24 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Checks, before any long work starts, that `path` can be written: it names a file, its folder
+/// exists, and a new file can be created there (a probe, removed again). A command that would
+/// otherwise train for an hour and then fail to save calls this first.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let name = path.file_name().with_context(|| format!("{} has no file name", path.display()))?;
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    anyhow::ensure!(dir.is_dir(), "cannot write {}: folder {} does not exist", path.display(), dir.display());
+    anyhow::ensure!(!path.is_dir(), "cannot write {}: it is a folder", path.display());
+    let probe = dir.join(format!(".{}.probe.{}", name.to_string_lossy(), std::process::id()));
+    std::fs::File::create(&probe)
+        .with_context(|| format!("cannot write {}: folder {} is not writable", path.display(), dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// `path` with `.tmp` appended to its file name.
 fn temp_path(path: &Path) -> Result<PathBuf> {
     let mut name = path.file_name().with_context(|| format!("{} has no file name", path.display()))?.to_os_string();

@@ -28,3 +28,14 @@ fn a_missing_folder_is_an_error_not_a_new_folder() {
     assert!(format!("{err:#}").contains("missing/out.bin"), "{err:#}");
     assert!(!dir.path().join("missing").exists());
 }
+
+#[test]
+fn writability_is_checked_without_leaving_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    metamorph_host::fs::check_writable(&dir.path().join("out.mmh")).unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the probe is removed");
+    let err = metamorph_host::fs::check_writable(&dir.path().join("missing/out.mmh")).unwrap_err();
+    assert!(format!("{err:#}").contains("does not exist"), "{err:#}");
+    assert!(metamorph_host::fs::check_writable(dir.path()).is_err(), "a folder is not a file");
+    assert!(metamorph_host::fs::check_writable(std::path::Path::new("/proc/x/out.mmh")).is_err());
+}

@@ -51,6 +51,10 @@ pub struct FitReport {
 /// Runs `fit` as the command line describes it.
 pub fn run(args: &FitArgs) -> Result<FitReport> {
     let preset = Preset::load(&args.preset)?;
+    // Every file the run will write, checked before the first step of training.
+    for path in std::iter::once(&args.out).chain(&args.checkpoint).chain(&args.save_base) {
+        metamorph_host::fs::check_writable(path)?;
+    }
     let arch = &preset.arch;
     let dev = &args.device;
     let train = Dataset::load(&preset.dataset, Split::Train)?;

@@ -427,6 +427,7 @@ pub fn write(report: &Report, dir: &Path) -> Result<Written> {
 
 /// Measures and writes a report; what `metamorph-train report` runs.
 pub fn run(args: &ReportArgs) -> Result<(Report, Written)> {
+    metamorph_host::fs::check_writable(&args.out_dir().join("RESULTS.md"))?;
     let report = measure(args)?;
     let written = write(&report, &args.out_dir())?;
     Ok((report, written))
