@@ -40,7 +40,22 @@ pub fn run(args: &Args) -> Result<()> {
         human_count(full.macs)
     );
     let shape = match net.inr() {
-        Some((cfg, _)) => format!("bands {}, hidden {}, depth {}", cfg.bands, cfg.hidden, cfg.depth),
+        Some((cfg, tensors)) => {
+            // The definition's cost at full width: every query row through the whole MLP.
+            let (mut macs, mut values) = (0.0, 0usize);
+            for (m, t) in arch.params(hi).filter_map(|p| p.morph).zip(tensors) {
+                let o = t.out_size as usize;
+                macs += cfg.macs_per_value(o) * (m.rows() * o) as f64;
+                values += m.rows() * o;
+            }
+            format!(
+                "bands {}, hidden {}, depth {}; {:.0} MACs per generated weight at full width",
+                cfg.bands,
+                cfg.hidden,
+                cfg.depth,
+                macs / values.max(1) as f64
+            )
+        }
         None => "full-width tensors, width h = their leading channels".into(),
     };
     println!(
