@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `alloc` | `Vec`-returning convenience wrappers |
 //! | `matrixmultiply` | fast GEMM through `matrixmultiply`, which heap-allocates (implies `alloc`; without it a portable, allocation-free kernel) |
-//! | `std` | links the standard library for the dependencies' std error plumbing (implies `alloc`) |
+//! | `std` | links the standard library: the dependencies' std error plumbing and, with `matrixmultiply`, its run-time choice of AVX/FMA kernels (implies `alloc`) |
 //!
 //! Everything that needs an operating system (ONNX export, the tract and ONNX Runtime engines,
 //! the width switcher, threaded materialisation, file and data helpers) is the `metamorph-host`

@@ -3,6 +3,7 @@
 //! the materialiser or the GEMM that changes a single bit fails here; a deliberate change of the
 //! INR (a retrained model, a new format) updates the table below in the same commit.
 //!
+//! A slimmable file's member is a copy of its stored values, the same bits with either GEMM.
 //! The portable GEMM (`--no-default-features`) is plain scalar f32 arithmetic, so its bits are
 //! the same on every machine. `matrixmultiply` picks its kernel by CPU feature; its hashes are
 //! pinned for the FMA kernel that every x86-64 machine we build on selects, and checked only there.
@@ -30,6 +31,10 @@ const PINNED: &[(&str, usize, u32, u64)] = &[
     ("mnist-lenet.mmh", 8, 1, 0xc02b6ea272985b71),
     ("mnist-lenet.mmh", 32, 1, 0x5ba11d25518ac5d3),
     ("mnist-lenet.mmh", 16, 3, 0xbc820d16fcc296df),
+    ("mnist-mlp-slim.mmh", 64, 1, 0x5bb6acdc3d8218a0),
+    ("mnist-mlp-slim.mmh", 256, 1, 0x2255a1eab49e9c),
+    ("mnist-lenet-slim.mmh", 8, 1, 0x9903e16727ba5933),
+    ("mnist-lenet-slim.mmh", 32, 1, 0xba23c5f84aec086f),
 ];
 
 /// `(file, h, samples, hash)` with `matrixmultiply`'s FMA kernel.
@@ -43,13 +48,20 @@ const PINNED: &[(&str, usize, u32, u64)] = &[
     ("mnist-lenet.mmh", 8, 1, 0x1c8c67e636fda947),
     ("mnist-lenet.mmh", 32, 1, 0xe0ee39dd5bc671c3),
     ("mnist-lenet.mmh", 16, 3, 0xb983009156c2a1a7),
+    ("mnist-mlp-slim.mmh", 64, 1, 0x5bb6acdc3d8218a0),
+    ("mnist-mlp-slim.mmh", 256, 1, 0x2255a1eab49e9c),
+    ("mnist-lenet-slim.mmh", 8, 1, 0x9903e16727ba5933),
+    ("mnist-lenet-slim.mmh", 32, 1, 0xba23c5f84aec086f),
 ];
 
 /// Whether this build's GEMM is the one [`PINNED`] was recorded with.
 fn pinned_kernel() -> bool {
     if cfg!(feature = "matrixmultiply") {
+        // Without `std`, matrixmultiply cannot detect the CPU's features and keeps its SSE2 kernel.
         #[cfg(target_arch = "x86_64")]
-        return std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx");
+        return cfg!(feature = "std")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("avx");
         #[cfg(not(target_arch = "x86_64"))]
         return false;
     }
