@@ -18,7 +18,7 @@
 //! assert_eq!(half[2].dims(), &[16, 16]);
 //! ```
 
-use crate::base::{self, init_params};
+use crate::base::init_params;
 use crate::data::Dataset;
 use crate::fit::distillation;
 use crate::net::{forward, param_shape};
@@ -149,11 +149,6 @@ pub fn train(arch: &ArchSpec, opts: &SlimOptions, train: &Dataset, device: &Devi
         eprintln!("slimmable {}: {step} steps in {:.0} s", arch.name, start.elapsed().as_secs_f64());
     }
     vars.iter().map(|v| Ok(v.as_tensor().copy()?)).collect()
-}
-
-/// Test accuracy of member `h` of the full-width `full`.
-pub fn evaluate(arch: &ArchSpec, full: &[Tensor], h: usize, test: &Dataset, device: &Device) -> Result<f32> {
-    base::evaluate(arch, h, &member(arch, full, h)?, test, device)
 }
 
 impl SlimOptions {

@@ -64,7 +64,8 @@ fn training_makes_every_width_better_than_chance_and_saves_a_checkpoint() {
     let test = Dataset::load("digits", Split::Test).unwrap();
     let full = slimmable::train(&preset.arch, &opts, &train, &dev).unwrap();
     for h in [opts.range[0], 16, 32] {
-        let acc = slimmable::evaluate(&preset.arch, &full, h, &test, &dev).unwrap();
+        let acc =
+            base::evaluate(&preset.arch, h, &slimmable::member(&preset.arch, &full, h).unwrap(), &test, &dev).unwrap();
         assert!(acc > 0.5, "h = {h}: {acc}");
     }
     let dir = tempfile::tempdir().unwrap();

@@ -1,15 +1,19 @@
 //! `metamorph-train report`: a hypernet against its baselines over a width sweep, written to
-//! `docs/RESULTS.md` (one section per preset) and `docs/accuracy-<preset>.svg`.
+//! `docs/RESULTS.md` (one section per preset), `docs/accuracy-<preset>.svg` and
+//! `docs/bytes-<preset>.svg`.
 //!
 //! At every width of [`REPORT_WIDTHS`] it measures the test accuracy of
 //! - the hypernet, materialised by the runtime from the file's bytes with `K = 1` and
 //!   `K = 10` samples ([`crate::export::runtime_member`]);
-//! - a net individually trained at that width with the preset's base recipe and epoch budget;
+//! - a net individually trained at that width, to convergence or for a fixed epoch budget, and
+//!   cached ([`individual`]), at fp32 and quantised to int8 ([`int8`]);
+//! - optionally a slimmable file's member, re-encoded at fp32 and at int8;
 //! - the full-width base net sliced to its first channels ([`baselines::slice`]);
 //! - the full-width base net magnitude-pruned to that width ([`baselines::prune`]);
 //!
-//! then the storage of each option ([`storage::Storage`]) and a PASS/MISS verdict on every
-//! target of issue 5 ([`targets::evaluate`]), all computed from the measured numbers.
+//! then the storage of each option ([`storage::Storage`]), the best int8 zoo at three byte
+//! budgets ([`zoo::best`]) and a PASS/MISS verdict on every target ([`targets::evaluate`]), all
+//! computed from the measured numbers.
 //!
 //! ```
 //! use metamorph_trainer::report::REPORT_WIDTHS;
