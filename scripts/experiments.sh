@@ -1,37 +1,88 @@
 #!/usr/bin/env bash
-# Reruns the INR-fitting experiments of docs/experiments/*.json (digits-mlp with one change each,
-# seed 0) and writes their K = 1 test accuracies into the `<!-- experiments:digits -->` section of
-# docs/RESULTS.md. About a minute per experiment on 2 cores.
+# Reruns the INR-fitting experiments and writes their K = 1 test accuracies into docs/RESULTS.md.
+#
+#   scripts/experiments.sh          docs/experiments/digits-*.json, seed 0, into the
+#                                   `<!-- experiments:digits -->` section (about a minute each)
+#   scripts/experiments.sh levers   docs/experiments/levers/*.json, seeds 0, 1, 2 (SEEDS overrides),
+#                                   mean and range over seeds, into `<!-- experiments:levers -->`
+#                                   (1-2 min per run on 2 cores)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 . scripts/lib/section.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/metamorph-target}"
 cargo build --release --workspace
-train="$CARGO_TARGET_DIR/release/metamorph-train"
+mode="${1:-digits}"
 out="$(mktemp -d)"
+# A copy, so that rebuilding the workspace while the experiments run cannot change the binary.
+train="$out/metamorph-train"
+cp "$CARGO_TARGET_DIR/release/metamorph-train" "$train"
 section="$out/section.md"
-{
-  echo "<!-- experiments:digits -->"
-  echo "## What we tried: INR fitting on digits-mlp"
-  echo
-  echo "Produced by \`scripts/experiments.sh\`: one \`metamorph-train fit --preset docs/experiments/NAME.json\` per row (seed 0), each the"
-  echo "digits-mlp preset with the one change its \`description\` names. Test accuracy (%) of the exported file, K = 1;"
-  echo "h = 8 (25 %) is outside the trained range [10, 32]. Single runs on 360 test images: differences under ~2 pt are noise."
-  echo
-  echo "| experiment | change | h = 32 | h = 24 | h = 16 | h = 8 (unseen) | file bytes |"
-  echo "|---|---|---:|---:|---:|---:|---:|"
-} > "$section"
-for preset in docs/experiments/digits-*.json; do
-  name="$(basename "$preset" .json)"
+
+# run PRESET SEED: fits, prints "acc|acc|acc|acc seconds bytes" (K = 1 accuracies in table order).
+run() {
+  local preset="$1" seed="$2" name log start
+  name="$(basename "$preset" .json)-s$seed"
   log="$out/$name.log"
-  MALLOC_MMAP_THRESHOLD_=1000000000 "$train" fit --preset "$preset" -o "$out/$name.mmh" --quiet > "$log" 2>&1
-  desc="$(sed -n 's/.*"description": "\(.*\)".*/\1/p' "$preset")"
-  accs="$(sed -n 's/^ *h = *[0-9]*: \([0-9.]*\)%$/\1/p' "$log" | paste -sd'|' | sed 's/|/ | /g')"
-  bytes="$(stat -c %s "$out/$name.mmh")"
-  echo "| $name | $desc | $accs | $bytes |" >> "$section"
-  echo "$name: $accs"
-done
-echo "<!-- /experiments:digits -->" >> "$section"
-replace_section docs/RESULTS.md "experiments:digits" "$section"
-echo "experiments -> docs/RESULTS.md"
+  start=$SECONDS
+  MALLOC_MMAP_THRESHOLD_=1000000000 "$train" fit --preset "$preset" --seed "$seed" -o "$out/$name.mmh" --quiet > "$log" 2>&1
+  echo "$(sed -n 's/^ *h = *[0-9]*: \([0-9.]*\)%$/\1/p' "$log" | paste -sd'|') $((SECONDS - start)) $(stat -c %s "$out/$name.mmh")"
+}
+
+description() { sed -n 's/.*"description": "\(.*\)".*/\1/p' "$1"; }
+
+case "$mode" in
+digits)
+  {
+    echo "<!-- experiments:digits -->"
+    echo "## What we tried: INR fitting on digits-mlp"
+    echo
+    echo "Produced by \`scripts/experiments.sh\`: one \`metamorph-train fit --preset docs/experiments/NAME.json\` per row (seed 0), each the"
+    echo "digits-mlp preset with the one change its \`description\` names. Test accuracy (%) of the exported file, K = 1;"
+    echo "h = 8 (25 %) is outside the trained range [10, 32]. Single runs on 360 test images: differences under ~2 pt are noise."
+    echo
+    echo "| experiment | change | h = 32 | h = 24 | h = 16 | h = 8 (unseen) | file bytes |"
+    echo "|---|---|---:|---:|---:|---:|---:|"
+  } > "$section"
+  for preset in docs/experiments/digits-*.json; do
+    read -r accs _ bytes < <(run "$preset" 0)
+    echo "| $(basename "$preset" .json) | $(description "$preset") | ${accs//|/ | } | $bytes |" >> "$section"
+    echo "$(basename "$preset" .json): $accs"
+  done
+  ;;
+levers)
+  read -r -a seeds <<< "${SEEDS:-0 1 2}"
+  {
+    echo "<!-- experiments:levers -->"
+    echo "## Levers of issue 13, over seeds"
+    echo
+    echo "Produced by \`scripts/experiments.sh levers\`: \`metamorph-train fit --preset docs/experiments/levers/NAME.json --seed S\`"
+    echo "for S in ${seeds[*]} (the seed also draws the base network). Each cell: mean test accuracy (%) of the exported"
+    echo "files, K = 1, with the lowest and highest seed in brackets. The last column is the mean wall time of one run on"
+    echo "this machine ($(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1))."
+    echo
+    echo "| experiment | change | widths | accuracy per width, mean [min, max] | file bytes | s / run |"
+    echo "|---|---|---|---|---:|---:|"
+  } > "$section"
+  for preset in docs/experiments/levers/*.json; do
+    rows="$out/$(basename "$preset" .json).runs"
+    : > "$rows"
+    for seed in "${seeds[@]}"; do
+      run "$preset" "$seed" >> "$rows"
+      echo "$(basename "$preset" .json) seed $seed: $(tail -1 "$rows")"
+    done
+    widths="$(sed -n 's/^ *h = *\([0-9]*\): .*/\1/p' "$out/$(basename "$preset" .json)-s${seeds[0]}.log" | paste -sd/)"
+    cells="$(awk '{ n = split($1, a, "|"); for (i = 1; i <= n; i++) { s[i] += a[i]; if (NR == 1 || a[i] < lo[i]) lo[i] = a[i]; if (NR == 1 || a[i] > hi[i]) hi[i] = a[i] } t += $2; b = $3 }
+      END { for (i = 1; i <= n; i++) printf "%s%.2f [%.2f, %.2f]", (i > 1 ? " / " : ""), s[i] / NR, lo[i], hi[i]; printf "|%s|%.0f\n", b, t / NR }' "$rows")"
+    IFS='|' read -r accs bytes secs <<< "$cells"
+    echo "| $(basename "$preset" .json) | $(description "$preset") | h = $widths | $accs | $bytes | $secs |" >> "$section"
+  done
+  ;;
+*)
+  echo "usage: scripts/experiments.sh [digits|levers]" >&2
+  exit 2
+  ;;
+esac
+echo "<!-- /experiments:$mode -->" >> "$section"
+replace_section docs/RESULTS.md "experiments:$mode" "$section"
+echo "experiments:$mode -> docs/RESULTS.md"

@@ -58,6 +58,14 @@ pub struct FitConfig {
     /// step's images, added to the cross-entropy at every width.
     #[serde(default)]
     pub distill: f64,
+    /// Sandwich rule: random widths per step besides the full and the smallest trained width,
+    /// all members' losses summed before one optimiser step (0: one width per step).
+    #[serde(default)]
+    pub sandwich: usize,
+    /// With the sandwich rule, weight of in-place distillation of the smaller members from the
+    /// full-width member's detached logits.
+    #[serde(default)]
+    pub self_distill: f64,
 }
 
 fn default_true() -> bool {

@@ -2,10 +2,15 @@
 //! in exactly the state of an uninterrupted one.
 
 use candle_core::{Device, Tensor};
+use candle_nn::loss::cross_entropy;
 use metamorph::spec::ArchSpec;
 use metamorph_trainer::base::init_params;
 use metamorph_trainer::data::{Dataset, Split};
-use metamorph_trainer::fit::{checkpoint, distillation, fit, resampled_targets, FitJob, FitOptions, FitState};
+use metamorph_trainer::fit::{
+    checkpoint, distillation, fit, plan_step, resampled_targets, step_loss, FitJob, FitOptions, FitState, ReconTargets,
+    StepLoss,
+};
+use metamorph_trainer::net::forward;
 use metamorph_trainer::preset::Preset;
 
 /// A fit on `data` for both training and evaluation.
@@ -177,6 +182,79 @@ fn distillation_pulls_the_member_towards_the_teacher() {
     fit(&job(arch, &target, &data, 0, &dev), &opts, &mut state, |_| Ok(())).unwrap();
     let after = kl(&state);
     assert!(after < 0.7 * before, "KL to the teacher {before} -> {after}");
+}
+
+/// The sandwich rule: a step trains the full width, the smallest trained width and two random
+/// widths, and the loss it differentiates is the sum of those members' losses, each recomputed
+/// here from its own generated network (cross-entropy, distillation from the base network and
+/// from the full-width member, the norm term, and reconstruction at full width).
+#[test]
+fn a_sandwich_steps_loss_is_the_sum_of_its_members_losses() {
+    let (preset, mut opts, target, data) = tiny();
+    (opts.sandwich, opts.self_distill, opts.distill) = (2, 0.5, 0.3);
+    let arch = &preset.arch;
+    let (h_max, dev) = (arch.h_max as usize, Device::Cpu);
+    let state = FitState::new(arch, &preset, 3, &dev).unwrap();
+    let frozen = metamorph_trainer::inr::frozen_of(arch, &target);
+    let step = opts.warmup.next_multiple_of(opts.full_every);
+    let plan = plan_step(&opts, arch, data.n, step);
+
+    let widths: Vec<usize> = plan.members.iter().map(|m| m.h).collect();
+    assert_eq!(widths.len(), 4, "{widths:?}");
+    assert_eq!(&widths[..2], &[h_max, opts.train_h[0] as usize]);
+    assert!(widths[2..].iter().all(|&h| (opts.train_h[0] as usize..=opts.train_h[1] as usize).contains(&h)));
+    assert!(plan.members[0].noise.is_none() && plan.members[0].recon);
+    assert!(plan.members[1..].iter().all(|m| m.noise.is_some() && !m.recon));
+    assert_eq!(plan.images.len(), opts.batch);
+
+    let job = job(arch, &target, &data, 0, &dev);
+    let StepLoss { loss, members } =
+        step_loss(&job, &opts, &state.inr, &frozen, &plan, &mut ReconTargets::default()).unwrap();
+    let scalar = |t: Tensor| t.to_scalar::<f32>().unwrap() as f64;
+    let (x, y) = data.batch(&plan.images, &dev).unwrap();
+    let teacher = forward(arch, h_max, &target, &x).unwrap();
+    let mut leader = None;
+    let mut sum = 0.0;
+    for (k, m) in plan.members.iter().enumerate() {
+        let params = state.inr.member(arch, m.h, &frozen, m.noise, &dev).unwrap();
+        let morphed: Vec<&Tensor> =
+            arch.params(m.h).zip(&params).filter(|(p, _)| p.morph.is_some()).map(|(_, t)| t).collect();
+        let logits = forward(arch, m.h, &params, &x).unwrap();
+        let mut want = scalar(cross_entropy(&logits, &y).unwrap());
+        want += 0.3 * scalar(distillation(&teacher, &logits).unwrap());
+        want +=
+            opts.norm_weight * morphed.iter().map(|w| scalar(w.sqr().unwrap().sum_all().unwrap()).sqrt()).sum::<f64>();
+        match &leader {
+            None => {
+                let targets = resampled_targets(arch, &target, m.h).unwrap();
+                let recon: f64 = morphed
+                    .iter()
+                    .zip(&targets)
+                    .map(|(w, (t, norm))| scalar((*w - t).unwrap().sqr().unwrap().sum_all().unwrap()) / norm)
+                    .sum();
+                want += opts.recon_weight * recon / targets.len() as f64;
+                leader = Some(logits.clone());
+            }
+            Some(leader) => want += 0.5 * scalar(distillation(leader, &logits).unwrap()),
+        }
+        let got = members[k].total as f64;
+        assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "member {k} (h = {}): {got} vs {want}", m.h);
+        sum += want;
+    }
+    let total = scalar(loss);
+    assert!((total - sum).abs() <= 1e-5 * sum, "step loss {total} vs the sum of its members {sum}");
+}
+
+/// Without the sandwich rule a step trains one width: the schedule every shipped file was fitted
+/// with.
+#[test]
+fn without_the_sandwich_rule_a_step_trains_one_width() {
+    let (preset, opts, _, data) = tiny();
+    for step in 0..opts.steps {
+        let plan = plan_step(&opts, &preset.arch, data.n, step);
+        assert_eq!(plan.members.len(), 1, "step {step}");
+        assert_eq!(plan.images.len(), if step < opts.warmup { 0 } else { opts.batch }, "step {step}");
+    }
 }
 
 /// An output, checkpoint or base path that cannot be written stops `fit` before any training,

@@ -1,12 +1,17 @@
 //! INR fitting (NeuMeta §3): learn one hypernet whose every width classifies well.
 //!
-//! Each step draws a base width from the training range (every `full_every`-th step is full
-//! width), generates all morphed tensors from the INR (with coordinate noise on partial-width
-//! steps), and minimises `CE + δ · KL + 1e-4 Σ‖W‖₂ + λ · R`, where `KL` distils the full-width
-//! base network into the member (δ = 0 unless the preset asks) and `R` is the relative squared
-//! error against the permuted base network, applied on full-width steps. A reconstruction-only
-//! warm-up starts the INR near the base network. AdamW with element-wise gradient clipping,
-//! cosine schedule, and an EMA of the parameters used for evaluation and export.
+//! Each step generates one or more *members* (widths) from the INR (with coordinate noise on
+//! partial widths) and minimises the sum of their losses `CE + δ · KL + 1e-4 Σ‖W‖₂ + λ · R`,
+//! where `KL` distils the full-width base network into the member (δ = 0 unless the preset asks)
+//! and `R` is the relative squared error against the permuted base network, applied at full width.
+//! A reconstruction-only warm-up starts the INR near the base network. AdamW with element-wise
+//! gradient clipping, cosine schedule, and an EMA of the parameters used for evaluation and export.
+//!
+//! Which members a step trains ([`plan_step`]):
+//! - by default one width drawn from the training range, full width every `full_every`-th step;
+//! - with the *sandwich rule* (US-Nets, `sandwich > 0`): the full width, the smallest trained width
+//!   and `sandwich` random widths every step, their losses summed before one optimiser step, and
+//!   the smaller members distilled (`self_distill`) from the full-width member's detached logits.
 //!
 //! Every random choice of step `t` derives from `(seed, t)` alone, so a run resumed from a
 //! checkpoint continues exactly as the uninterrupted run would.
@@ -53,6 +58,12 @@ pub struct FitOptions {
     pub recon_weight: f64,
     /// Weight δ of distillation from the full-width base network (0: none).
     pub distill: f64,
+    /// Random widths per step besides the full and the smallest trained width (0: one width per
+    /// step, no sandwich).
+    pub sandwich: usize,
+    /// Weight of in-place distillation: each smaller sandwich member learns the full-width INR
+    /// member's detached soft targets.
+    pub self_distill: f64,
     /// Weight of the norm term `Σ‖W‖₂`.
     pub norm_weight: f64,
     /// EMA decay of the evaluation parameters.
@@ -83,6 +94,8 @@ impl FitOptions {
             full_every: 4,
             recon_weight: if p.fit.reconstruct { 1.0 } else { 0.0 },
             distill: p.fit.distill,
+            sandwich: p.fit.sandwich,
+            self_distill: p.fit.self_distill,
             norm_weight: 1e-4,
             ema: 0.995,
             clip: 10.0,
@@ -142,23 +155,51 @@ impl FitState {
     }
 }
 
-/// What one step chose, all derived from `(seed, step)`.
-struct StepPlan {
-    h: usize,
-    full: bool,
-    noise: Option<Noise>,
-    rng: Rng,
+/// One network a step generates and trains.
+#[derive(Debug, Clone, Copy)]
+pub struct Member {
+    /// Base width.
+    pub h: usize,
+    /// Coordinate noise (none at full width).
+    pub noise: Option<Noise>,
+    /// Add the reconstruction term for this member.
+    pub recon: bool,
 }
 
-fn plan_step(opts: &FitOptions, arch: &ArchSpec, step: usize) -> StepPlan {
+/// What one step trains, all derived from `(seed, step)`.
+#[derive(Debug, Clone)]
+pub struct StepPlan {
+    /// The members whose losses are summed; with the sandwich rule the first is full width.
+    pub members: Vec<Member>,
+    /// Training images of the classification loss (empty during the warm-up).
+    pub images: Vec<usize>,
+}
+
+/// The members and images of `step`. The single-width schedule draws from the generator in the
+/// order it always has, so earlier runs stay reproducible.
+pub fn plan_step(opts: &FitOptions, arch: &ArchSpec, train_n: usize, step: usize) -> StepPlan {
     let mut rng = Rng::new(mix64(opts.seed ^ mix64(step as u64)));
     let h_max = arch.h_max as usize;
     let warm = step < opts.warmup;
     let full = warm || step.is_multiple_of(opts.full_every);
+    let recon = full && opts.recon_weight > 0.0;
     let [lo, hi] = opts.train_h;
-    let h = if full && !(warm && step % 2 == 1) { h_max } else { lo as usize + rng.below((hi - lo) as usize + 1) };
-    let noise = (!full).then(|| Noise { seed: rng.next_u64(), amplitude: coords::amplitude(opts.sigma) });
-    StepPlan { h, full, noise, rng }
+    let random_width = |rng: &mut Rng| lo as usize + rng.below((hi - lo) as usize + 1);
+    let noisy = |rng: &mut Rng| Some(Noise { seed: rng.next_u64(), amplitude: coords::amplitude(opts.sigma) });
+    let members = if opts.sandwich > 0 && !warm {
+        let mut members = vec![Member { h: h_max, noise: None, recon }];
+        for k in 0..=opts.sandwich {
+            let h = if k == 0 { lo as usize } else { random_width(&mut rng) };
+            members.push(Member { h, noise: noisy(&mut rng), recon: false });
+        }
+        members
+    } else {
+        let h = if full && !(warm && step % 2 == 1) { h_max } else { random_width(&mut rng) };
+        let noise = if full { None } else { noisy(&mut rng) };
+        vec![Member { h, noise, recon }]
+    };
+    let images = if warm { Vec::new() } else { (0..opts.batch).map(|_| rng.below(train_n)).collect() };
+    StepPlan { members, images }
 }
 
 fn learning_rate(opts: &FitOptions, step: usize) -> f64 {
@@ -204,49 +245,17 @@ pub fn fit(
 ) -> Result<()> {
     let FitJob { arch, target, train, test, checkpoint_every, device } = *job;
     let frozen = crate::inr::frozen_of(arch, target);
-    let mut targets_at: std::collections::HashMap<usize, Vec<(Tensor, f64)>> = Default::default();
+    let mut targets = ReconTargets::default();
     let bar = progress(opts, state.step);
     while state.step < opts.steps {
         let step = state.step;
-        let mut plan = plan_step(opts, arch, step);
+        let plan = plan_step(opts, arch, train.n, step);
         state.opt.config.lr = learning_rate(opts, step);
-        let params = state.inr.member(arch, plan.h, &frozen, plan.noise, device)?;
-        let morphed: Vec<&Tensor> =
-            arch.params(plan.h).zip(&params).filter(|(p, _)| p.morph.is_some()).map(|(_, t)| t).collect();
-        let mut loss = Tensor::new(0f32, device)?;
-        let mut shown = (f32::NAN, f32::NAN);
-        if plan.full && opts.recon_weight > 0.0 {
-            if let std::collections::hash_map::Entry::Vacant(e) = targets_at.entry(plan.h) {
-                e.insert(resampled_targets(arch, target, plan.h)?);
-            }
-            let targets = &targets_at[&plan.h];
-            let mut recon = Tensor::new(0f32, device)?;
-            for (w, (t, norm)) in morphed.iter().zip(targets) {
-                recon = (recon + ((*w - t)?.sqr()?.sum_all()? / *norm)?)?;
-            }
-            let recon = (recon / targets.len() as f64)?;
-            shown.1 = recon.to_scalar::<f32>()?;
-            loss = (loss + (recon * opts.recon_weight)?)?;
-        }
-        if step >= opts.warmup {
-            let indices: Vec<usize> = (0..opts.batch).map(|_| plan.rng.below(train.n)).collect();
-            let (x, y) = train.batch(&indices, device)?;
-            let logits = crate::net::forward(arch, plan.h, &params, &x)?;
-            let mut ce = cross_entropy(&logits, &y)?;
-            shown.0 = ce.to_scalar::<f32>()?;
-            if opts.distill > 0.0 {
-                let teacher = crate::net::forward(arch, arch.h_max as usize, target, &x)?;
-                ce = (ce + (distillation(&teacher, &logits)? * opts.distill)?)?;
-            }
-            let mut norm = Tensor::new(0f32, device)?;
-            for w in &morphed {
-                norm = (norm + w.sqr()?.sum_all()?.sqrt()?)?;
-            }
-            loss = ((loss + ce)? + (norm * opts.norm_weight)?)?;
-        }
+        let StepLoss { loss, members } = step_loss(job, opts, &state.inr, &frozen, &plan, &mut targets)?;
         let value = loss.to_scalar::<f32>()?;
         if !value.is_finite() {
-            anyhow::bail!("loss became {value} at step {step} (h = {}); lower the learning rate", plan.h);
+            let widths: Vec<usize> = plan.members.iter().map(|m| m.h).collect();
+            anyhow::bail!("loss became {value} at step {step} (h = {widths:?}); lower the learning rate");
         }
         let grads = loss.backward()?;
         state.opt.step(&grads, opts.clip)?;
@@ -255,7 +264,8 @@ pub fn fit(
         }
         state.step += 1;
         if let Some(bar) = &bar {
-            bar.set_message(format!("h {:>3}  ce {:.3}  recon {:.4}", plan.h, shown.0, shown.1));
+            let first = &members[0];
+            bar.set_message(format!("h {:>3}  ce {:.3}  recon {:.4}", plan.members[0].h, first.ce, first.recon));
             bar.inc(1);
         }
         if opts.eval_every > 0 && state.step.is_multiple_of(opts.eval_every) {
@@ -286,6 +296,96 @@ pub fn fit(
         bar.finish();
     }
     Ok(())
+}
+
+/// One member's loss terms (NaN where a term is not part of the step).
+#[derive(Debug, Clone, Copy)]
+pub struct MemberLoss {
+    /// Cross-entropy on the step's images.
+    pub ce: f32,
+    /// Relative reconstruction error.
+    pub recon: f32,
+    /// The member's whole weighted loss.
+    pub total: f32,
+}
+
+/// A step's loss to differentiate, and each member's part of it.
+pub struct StepLoss {
+    /// Sum of the members' losses.
+    pub loss: Tensor,
+    /// Per member, in plan order.
+    pub members: Vec<MemberLoss>,
+}
+
+/// Resampled reconstruction targets, built once per width.
+#[derive(Default)]
+pub struct ReconTargets(std::collections::HashMap<usize, Vec<(Tensor, f64)>>);
+
+/// The loss of one step: every member of `plan` generated from `inr` and its terms summed, so one
+/// backward pass accumulates all members' gradients.
+pub fn step_loss(
+    job: &FitJob<'_>,
+    opts: &FitOptions,
+    inr: &Inr,
+    frozen: &[Tensor],
+    plan: &StepPlan,
+    targets: &mut ReconTargets,
+) -> Result<StepLoss> {
+    let FitJob { arch, target, train, device, .. } = *job;
+    let batch = if plan.images.is_empty() { None } else { Some(train.batch(&plan.images, device)?) };
+    let teacher = match &batch {
+        Some((x, _)) if opts.distill > 0.0 => Some(crate::net::forward(arch, arch.h_max as usize, target, x)?),
+        _ => None,
+    };
+    let mut loss = Tensor::new(0f32, device)?;
+    let mut members = Vec::with_capacity(plan.members.len());
+    // Logits of the full-width member, the soft targets of the others (sandwich rule).
+    let mut leader: Option<Tensor> = None;
+    for m in &plan.members {
+        let params = inr.member(arch, m.h, frozen, m.noise, device)?;
+        let morphed: Vec<&Tensor> =
+            arch.params(m.h).zip(&params).filter(|(p, _)| p.morph.is_some()).map(|(_, t)| t).collect();
+        let mut own = Tensor::new(0f32, device)?;
+        let mut shown = MemberLoss { ce: f32::NAN, recon: f32::NAN, total: f32::NAN };
+        if m.recon {
+            if let std::collections::hash_map::Entry::Vacant(e) = targets.0.entry(m.h) {
+                e.insert(resampled_targets(arch, target, m.h)?);
+            }
+            let targets = &targets.0[&m.h];
+            let mut recon = Tensor::new(0f32, device)?;
+            for (w, (t, norm)) in morphed.iter().zip(targets) {
+                recon = (recon + ((*w - t)?.sqr()?.sum_all()? / *norm)?)?;
+            }
+            let recon = (recon / targets.len() as f64)?;
+            shown.recon = recon.to_scalar::<f32>()?;
+            own = (own + (recon * opts.recon_weight)?)?;
+        }
+        if let Some((x, y)) = &batch {
+            let logits = crate::net::forward(arch, m.h, &params, x)?;
+            let ce = cross_entropy(&logits, y)?;
+            shown.ce = ce.to_scalar::<f32>()?;
+            own = (own + ce)?;
+            if let Some(teacher) = &teacher {
+                own = (own + (distillation(teacher, &logits)? * opts.distill)?)?;
+            }
+            match &leader {
+                Some(leader) if opts.self_distill > 0.0 => {
+                    own = (own + (distillation(leader, &logits)? * opts.self_distill)?)?;
+                }
+                None if opts.sandwich > 0 && m.h == arch.h_max as usize => leader = Some(logits.detach()),
+                _ => {}
+            }
+            let mut norm = Tensor::new(0f32, device)?;
+            for w in &morphed {
+                norm = (norm + w.sqr()?.sum_all()?.sqrt()?)?;
+            }
+            own = (own + (norm * opts.norm_weight)?)?;
+        }
+        shown.total = own.to_scalar::<f32>()?;
+        members.push(shown);
+        loss = (loss + own)?;
+    }
+    Ok(StepLoss { loss, members })
 }
 
 /// `KL(softmax(teacher) ‖ softmax(student))`, averaged over the batch.
