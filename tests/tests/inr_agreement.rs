@@ -108,3 +108,25 @@ fn noisy_samples_agree_with_the_runtime_k_average() {
     assert_close(&mean, &runtime, "K = 2 average");
     assert!(clean.iter().zip(&noisy).any(|(a, b)| a != b), "noise must change the weights");
 }
+
+/// A quantisation-aware INR generates from the int8 round trip of its stored parameters, so its
+/// int8 file materialises, in the runtime, the very weights the trainer trained with; the same
+/// INR without quantisation awareness does not (which guards this test).
+#[test]
+fn an_int8_aware_inr_generates_what_its_int8_file_materialises() {
+    for (arch, standardise) in [(mlp(), false), (convnet(), true)] {
+        let (mut inr, frozen, _) = setup(&arch, 1.0, standardise);
+        let owned = export::owned(&arch, &inr, &frozen, "test", [arch.h_min, arch.h_max], 1.0).unwrap();
+        let bytes = owned.to_bytes_as(DType::I8).unwrap();
+        let net = format::read(&bytes).unwrap();
+        let h = arch.h_max as usize - 1;
+        let runtime = Materialiser::new(&net, h, 1, 0).unwrap().to_vec().unwrap();
+        let plain = flat(&inr.member(&arch, h, &frozen, None, &Device::Cpu).unwrap());
+        inr.int8_aware = true;
+        let aware = flat(&inr.member(&arch, h, &frozen, None, &Device::Cpu).unwrap());
+        assert_close(&aware, &runtime, &format!("{} int8-aware", arch.name));
+        let scale = runtime.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let worst = plain.iter().zip(&runtime).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst > 1e-3 * scale, "{}: int8 rounding must change the weights ({worst:e})", arch.name);
+    }
+}

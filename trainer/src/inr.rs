@@ -5,6 +5,7 @@
 //! candle. `tests/inr_agreement.rs` checks the two INRs agree through a file round trip.
 
 use candle_core::{DType, Device, Result, Tensor, Var};
+use metamorph::format::blob::{dequantise_i8, quantise_i8};
 use metamorph::inr::coords::{Rows, Sample};
 use metamorph::inr::layout::Role;
 use metamorph::inr::InrConfig;
@@ -37,6 +38,9 @@ pub struct Inr {
     /// features `[rows, P]` on the noise-free full-width grid, computed once. Folded into
     /// `W_out, b_out` on export, so the file and the runtime do not know about it.
     pub reference: Option<Vec<Tensor>>,
+    /// Quantisation-aware: generate from the int8 round trip of every stored segment (the values
+    /// an int8 file holds), with straight-through gradients, so an int8 export loses nothing.
+    pub int8_aware: bool,
 }
 
 /// Features `[rows, 6 + 12F]` and fan-in scales `1 / C_in` `[rows, 1]` of a morphed tensor's
@@ -94,33 +98,59 @@ impl Inr {
             mlps.push((o, vars));
         }
         let gains = vec![1.0; mlps.len()];
-        Ok(Inr { cfg, mlps, gains, reference: None })
+        Ok(Inr { cfg, mlps, gains, reference: None, int8_aware: false })
     }
 
     /// Flat parameter vectors in segment order (what a hypernet file stores), with the gains and
     /// any standardisation folded into the read-out: `W_out · g/σ` and `(b_out − μ) · g/σ`.
     pub fn to_flat(&self) -> Result<Vec<(usize, Vec<f32>)>> {
         let mut out = Vec::new();
-        for (index, ((o, vars), &gain)) in self.mlps.iter().zip(&self.gains).enumerate() {
+        for (index, (o, _)) in self.mlps.iter().enumerate() {
             let stats = self.reference_stats(index)?;
             let mut v = Vec::new();
-            for (seg, var) in self.cfg.segments(*o).zip(vars) {
-                let mut t = var.as_tensor().clone();
-                if let Some((mu, sigma)) = &stats {
-                    match seg.role {
-                        Role::OutputWeight => t = t.broadcast_div(sigma)?,
-                        Role::OutputBias => t = (t - mu)?.broadcast_div(sigma)?,
-                        _ => {}
-                    }
-                }
-                if matches!(seg.role, Role::OutputWeight | Role::OutputBias) {
-                    t = (t * gain as f64)?;
-                }
-                v.extend(t.flatten_all()?.to_vec1::<f32>()?);
+            for seg in self.cfg.segments(*o) {
+                v.extend(self.stored(index, seg.role, stats.as_ref())?.flatten_all()?.to_vec1::<f32>()?);
             }
             out.push((*o, v));
         }
         Ok(out)
+    }
+
+    /// The segment `role` of morphed tensor `index` as the file stores it: the gain and any
+    /// standardisation (`stats`) folded into the read-out.
+    fn stored(&self, index: usize, role: Role, stats: Option<&(Tensor, Tensor)>) -> Result<Tensor> {
+        let mut t = self.var(index, role).as_tensor().clone();
+        if let Some((mu, sigma)) = stats {
+            match role {
+                Role::OutputWeight => t = t.broadcast_div(sigma)?,
+                Role::OutputBias => t = (t - mu)?.broadcast_div(sigma)?,
+                _ => {}
+            }
+        }
+        if matches!(role, Role::OutputWeight | Role::OutputBias) {
+            t = (t * self.gains[index] as f64)?;
+        }
+        Ok(t)
+    }
+
+    /// Read-out `[rows, O]` of morphed tensor `index` computed from the int8 round trip of its
+    /// stored segments ([`quantise_i8`], the one quantiser the file uses, one scale per segment),
+    /// with straight-through gradients: the forward pass sees exactly the int8 file's values, the
+    /// backward pass treats rounding as the identity.
+    fn int8_readout(&self, index: usize, feats: &Tensor) -> Result<Tensor> {
+        let stats = self.reference_stats(index)?;
+        let param = |role| -> Result<Tensor> {
+            let t = self.stored(index, role, stats.as_ref())?;
+            let values = t.flatten_all()?.to_vec1::<f32>()?;
+            let mut bytes = vec![0u8; values.len()];
+            let scale = quantise_i8(&values, &mut bytes);
+            let mut rounded = vec![0f32; values.len()];
+            dequantise_i8(&bytes, scale, &mut rounded);
+            let rounded = Tensor::from_vec(rounded, t.shape(), t.device())?;
+            &t + (rounded - &t)?.detach()
+        };
+        let h = self.hidden_of(feats, &param)?;
+        linear(&h, &param(Role::OutputWeight)?, &param(Role::OutputBias)?)
     }
 
     /// Turns standardisation on: stores every morphed tensor's features on the noise-free
@@ -167,11 +197,15 @@ impl Inr {
 
     /// Last hidden layer `[rows, H]` of morphed tensor `index`'s MLP on `feats` `[rows, P]`.
     pub fn hidden(&self, index: usize, feats: &Tensor) -> Result<Tensor> {
-        let v = |role| self.var(index, role);
-        let mut h = linear(feats, v(Role::InputWeight), v(Role::InputBias))?.relu()?;
+        self.hidden_of(feats, &|role| Ok(self.var(index, role).as_tensor().clone()))
+    }
+
+    /// Last hidden layer on `feats` of the MLP whose segments `param` gives.
+    fn hidden_of(&self, feats: &Tensor, param: &dyn Fn(Role) -> Result<Tensor>) -> Result<Tensor> {
+        let mut h = linear(feats, &param(Role::InputWeight)?, &param(Role::InputBias)?)?.relu()?;
         for k in 0..self.cfg.depth {
-            let t = linear(&h, v(Role::HiddenWeight(k)), v(Role::HiddenBias(k)))?.relu()?;
-            h = (h + t.broadcast_mul(v(Role::BranchScale(k)).as_tensor())?)?;
+            let t = linear(&h, &param(Role::HiddenWeight(k))?, &param(Role::HiddenBias(k))?)?.relu()?;
+            h = (h + t.broadcast_mul(&param(Role::BranchScale(k))?)?)?;
         }
         Ok(h)
     }
@@ -179,7 +213,8 @@ impl Inr {
     /// Read-out of morphed tensor `index` on `feats` `[rows, P]` → `[rows, O]` (before
     /// standardisation, gain and fan-in).
     pub fn readout(&self, index: usize, feats: &Tensor) -> Result<Tensor> {
-        linear(&self.hidden(index, feats)?, self.var(index, Role::OutputWeight), self.var(index, Role::OutputBias))
+        let v = |role| self.var(index, role).as_tensor();
+        linear(&self.hidden(index, feats)?, v(Role::OutputWeight), v(Role::OutputBias))
     }
 
     /// Sets every MLP's output layer to the ridge-regression fit of `target` (the full-width
@@ -264,11 +299,16 @@ impl Inr {
         let rows = m.rows();
         let feats = Tensor::from_vec(feats, (rows, self.cfg.features()), device)?;
         let inv = Tensor::from_vec(inv, (rows, 1), device)?;
-        let mut out = self.readout(m.index, &feats)?;
-        if let Some((mu, sigma)) = self.reference_stats(m.index)? {
-            out = out.broadcast_sub(&mu)?.broadcast_div(&sigma)?;
-        }
-        let out = (out * self.gains[m.index] as f64)?.broadcast_mul(&inv)?;
+        let out = if self.int8_aware {
+            self.int8_readout(m.index, &feats)?
+        } else {
+            let mut out = self.readout(m.index, &feats)?;
+            if let Some((mu, sigma)) = self.reference_stats(m.index)? {
+                out = out.broadcast_sub(&mu)?.broadcast_div(&sigma)?;
+            }
+            (out * self.gains[m.index] as f64)?
+        };
+        let out = out.broadcast_mul(&inv)?;
         out.reshape(param_shape(arch, p))
     }
 
@@ -309,8 +349,8 @@ fn layer_outputs(arch: &ArchSpec, params: &[Tensor], x: &Tensor) -> Result<Vec<T
     Ok(outputs)
 }
 
-fn linear(x: &Tensor, w: &Var, b: &Var) -> Result<Tensor> {
-    x.matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor())
+fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    x.matmul(&w.t()?)?.broadcast_add(b)
 }
 
 /// Solves `(G + λ·tr(G)/n·I) X = R` by Cholesky (`G` symmetric positive semi-definite `n × n`,

@@ -122,9 +122,10 @@ struct FitArgs {
     /// Steps between checkpoints.
     #[arg(long, default_value_t = 100)]
     checkpoint_every: usize,
-    /// Storage of the INR parameters: f32, f16 or int8.
-    #[arg(long, default_value = "f16", value_parser = parse_dtype)]
-    dtype: DType,
+    /// Storage of the INR parameters: f32, f16 or int8 (default: int8 for a quantisation-aware
+    /// preset, f16 otherwise).
+    #[arg(long, value_parser = parse_dtype)]
+    dtype: Option<DType>,
     #[command(flatten)]
     run: RunArgs,
 }

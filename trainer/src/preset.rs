@@ -66,6 +66,11 @@ pub struct FitConfig {
     /// full-width member's detached logits.
     #[serde(default)]
     pub self_distill: f64,
+    /// Quantisation-aware fitting: the INR generates from the int8 round trip of its stored
+    /// parameters (straight-through gradients), so the int8 file is what was trained. `fit`
+    /// then exports int8 unless `--dtype` says otherwise.
+    #[serde(default)]
+    pub int8_aware: bool,
 }
 
 fn default_true() -> bool {

@@ -272,7 +272,7 @@ fn unwritable_outputs_are_refused_before_training() {
         save_base: None,
         checkpoint: checkpoint.map(|p| p.to_path_buf()),
         checkpoint_every: 100,
-        dtype: metamorph::format::DType::F32,
+        dtype: Some(metamorph::format::DType::F32),
         seed: 0,
         device: Device::Cpu,
         progress: false,

@@ -148,7 +148,7 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
         save_base: None,
         checkpoint: None,
         checkpoint_every: 100,
-        dtype: metamorph::format::DType::F16,
+        dtype: Some(metamorph::format::DType::F16),
         seed: 0,
         device: Device::Cpu,
         progress: false,

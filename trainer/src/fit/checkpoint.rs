@@ -58,7 +58,7 @@ pub fn load(path: &Path, fresh: FitState, device: &Device) -> Result<(FitState, 
     }
     let gains = get("gains".into())?.to_vec1::<f32>()?;
     anyhow::ensure!(gains.len() == mlps.len(), "checkpoint gains do not match the preset");
-    let inr = Inr { cfg: fresh.inr.cfg, gains, mlps, reference: fresh.inr.reference };
+    let inr = Inr { cfg: fresh.inr.cfg, gains, mlps, reference: fresh.inr.reference, int8_aware: fresh.inr.int8_aware };
     let ema = (0..n).map(|i| get(format!("ema.{i}"))).collect::<Result<Vec<_>>>()?;
     let moments =
         (0..n).map(|i| Ok((get(format!("adam_m.{i}"))?, get(format!("adam_v.{i}"))?))).collect::<Result<Vec<_>>>()?;

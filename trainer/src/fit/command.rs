@@ -27,8 +27,9 @@ pub struct FitArgs {
     pub checkpoint: Option<PathBuf>,
     /// Steps between checkpoints.
     pub checkpoint_every: usize,
-    /// Storage type of the INR parameters in the exported file.
-    pub dtype: DType,
+    /// Storage type of the INR parameters in the exported file (default: int8 for a
+    /// quantisation-aware preset, f16 otherwise).
+    pub dtype: Option<DType>,
     /// Seed of every random choice.
     pub seed: u64,
     /// Where to train.
@@ -116,7 +117,8 @@ pub fn run(args: &FitArgs) -> Result<FitReport> {
     let inr = state.ema_inr()?;
     let frozen = crate::inr::frozen_of(arch, &target);
     let owned = export::owned(arch, &inr, &frozen, &preset.dataset, preset.train_h, opts.sigma)?;
-    let table = export::write(&args.out, owned, args.dtype, &test, dev)?;
+    let dtype = args.dtype.unwrap_or(if preset.fit.int8_aware { DType::I8 } else { DType::F16 });
+    let table = export::write(&args.out, owned, dtype, &test, dev)?;
     let bytes = std::fs::metadata(&args.out)?.len();
     Ok(FitReport { base_accuracy, table, bytes })
 }

@@ -135,6 +135,7 @@ impl FitState {
         if preset.fit.standardise {
             inr.standardise(arch, device)?;
         }
+        inr.int8_aware = preset.fit.int8_aware;
         let ema = inr.vars().iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
         let opt = AdamW::new(inr.vars(), AdamWConfig::default())?;
         Ok(FitState { step: 0, inr, ema, opt })
@@ -151,7 +152,13 @@ impl FitState {
                 .collect::<candle_core::Result<_>>()?;
             mlps.push((*o, v));
         }
-        Ok(Inr { cfg: self.inr.cfg, gains: self.inr.gains.clone(), mlps, reference: self.inr.reference.clone() })
+        Ok(Inr {
+            cfg: self.inr.cfg,
+            gains: self.inr.gains.clone(),
+            mlps,
+            reference: self.inr.reference.clone(),
+            int8_aware: self.inr.int8_aware,
+        })
     }
 }
 
