@@ -141,6 +141,18 @@ impl FitState {
         Ok(FitState { step: 0, inr, ema, opt })
     }
 
+    /// One optimiser step on `loss` (all members' gradients, accumulated by one backward pass),
+    /// then the EMA update.
+    pub fn descend(&mut self, loss: &Tensor, opts: &FitOptions) -> Result<()> {
+        let grads = loss.backward()?;
+        self.opt.step(&grads, opts.clip)?;
+        for (e, v) in self.ema.iter_mut().zip(self.inr.vars()) {
+            *e = ((&*e * opts.ema)? + (v.as_tensor() * (1.0 - opts.ema))?)?;
+        }
+        self.step += 1;
+        Ok(())
+    }
+
     /// The EMA parameters as an INR (for evaluation and export).
     pub fn ema_inr(&self) -> Result<Inr> {
         let mut mlps = Vec::new();
@@ -264,12 +276,7 @@ pub fn fit(
             let widths: Vec<usize> = plan.members.iter().map(|m| m.h).collect();
             anyhow::bail!("loss became {value} at step {step} (h = {widths:?}); lower the learning rate");
         }
-        let grads = loss.backward()?;
-        state.opt.step(&grads, opts.clip)?;
-        for (e, v) in state.ema.iter_mut().zip(state.inr.vars()) {
-            *e = ((&*e * opts.ema)? + (v.as_tensor() * (1.0 - opts.ema))?)?;
-        }
-        state.step += 1;
+        state.descend(&loss, opts)?;
         if let Some(bar) = &bar {
             let first = &members[0];
             bar.set_message(format!("h {:>3}  ce {:.3}  recon {:.4}", plan.members[0].h, first.ce, first.recon));
