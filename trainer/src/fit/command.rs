@@ -113,7 +113,11 @@ pub fn run(args: &FitArgs) -> Result<FitReport> {
         checkpoint_every: args.checkpoint_every,
         device: dev,
     };
+    let (start, first) = (std::time::Instant::now(), state.step);
     fit(&job, &opts, &mut state, save)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let steps = state.step - first;
+    eprintln!("INR fitting: {steps} steps in {seconds:.0} s ({:.2} steps/s)", steps as f64 / seconds.max(1e-9));
     let inr = state.ema_inr()?;
     let frozen = crate::inr::frozen_of(arch, &target);
     let owned = export::owned(arch, &inr, &frozen, &preset.dataset, preset.train_h, opts.sigma)?;
