@@ -3,8 +3,9 @@
 #   1. the image fixture is the first 32 MNIST test images of data/mnist;
 #   2. builds the firmware for thumbv7em-none-eabihf and prints its flash and RAM sections;
 #   3. boots it in qemu-system-arm (mps2-an386, installed from Debian when missing) with a timeout;
-#   4. every step's arena high-water mark is within its budget, and its width and 32 predictions
-#      equal the host's native executor and tract at the same budget (example `mcu-expected`).
+#   4. every step's arena high-water mark is within its budget, and its width, mode (whole or
+#      streamed layer by layer) and 32 predictions equal the host's native executor and tract at
+#      the same budget (example `mcu-expected`).
 # Exits nonzero if any check fails. The step lines are the figures in docs/RESULTS.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -49,7 +50,7 @@ grep -q '^firmware: done$' "$tmp/fw.out" || fail "firmware did not finish"
 
 step "high-water mark within budget at every step"
 awk '$1 == "step" {
-       n++; budget = $4; planned = $8; reserved = $10; touched = $12;
+       n++; budget = $4; planned = $10; reserved = $12; touched = $14;
        if (!(touched <= reserved && reserved <= planned && planned <= budget)) {
          printf "step %s: touched %s, reserved %s, planned %s, budget %s\n", $2, touched, reserved, planned, budget; bad = 1 }
      }
@@ -57,7 +58,7 @@ awk '$1 == "step" {
 
 step "widths and predictions equal the host's (native executor and tract)"
 budgets=$(awk '$1 == "step" { printf "%s ", $4 }' "$tmp/fw.out")
-awk '$1 == "step" { print "step", $2, "budget", $4, "h", $6, "pred", $NF }' "$tmp/fw.out" > "$tmp/device"
+awk '$1 == "step" { print "step", $2, "budget", $4, "h", $6, "mode", $8, "pred", $NF }' "$tmp/fw.out" > "$tmp/device"
 # shellcheck disable=SC2086
 (cd "$root" && cargo run -q --release -p metamorph-cli --example mcu-expected -- \
   models/mnist-lenet.mmh runtime/firmware/fixture $budgets) > "$tmp/host" || fail "host expectations failed"
@@ -74,10 +75,10 @@ step "figures (markdown; QEMU is not cycle-accurate, see docs/RESULTS.md)"
 # instruction counts at one instruction per cycle.
 awk -v rate=108e6 '$1 == "step" {
   if (!header++) {
-    print "| step | budget (B) | h | RAM high-water (B) | MACs / inference | INR MACs (materialise) | QEMU instructions: materialise / 1 inference | M7 216 MHz, 0.5 MAC/cycle: materialise / 1 inference | M7 216 MHz, 1 instruction/cycle: materialise / 1 inference | correct |"
-    print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    print "| step | budget (B) | h | held | RAM high-water (B) | MACs / inference | INR MACs (materialise) | QEMU instructions: materialise / 1 inference | M7 216 MHz, 0.5 MAC/cycle: materialise / 1 inference | M7 216 MHz, 1 instruction/cycle: materialise / 1 inference | correct |"
+    print "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
   }
-  printf "| %s | %s | %s | %s | %s | %s | %.1f M / %.2f M | %.1f ms / %.2f ms | %.0f ms / %.1f ms | %s |\n", $2, $4, $6, $12, $14, $16,
-    $18 * 40 / 1e6, $20 * 40 / 1e6, $16 / rate * 1e3, $14 / rate * 1e3, $18 * 40 / 216e3, $20 * 40 / 216e3, $22
+  printf "| %s | %s | %s | %s | %s | %s | %s | %.1f M / %.2f M | %.1f ms / %.2f ms | %.0f ms / %.1f ms | %s |\n", $2, $4, $6, $8, $14, $16, $18,
+    $20 * 40 / 1e6, $22 * 40 / 1e6, $18 / rate * 1e3, $16 / rate * 1e3, $20 * 40 / 216e3, $22 * 40 / 216e3, $24
 }' "$tmp/fw.out"
 echo "firmware: all checks passed"

@@ -1,22 +1,25 @@
 //! Metamorph on a Cortex-M4F (QEMU `mps2-an386`): the shipped mnist-lenet hypernet and 32 MNIST
 //! test images sit in flash; one 256 KiB static arena holds weights, activations and INR scratch.
-//! For each budget of a power-budget trace the firmware plans the widest member that fits,
-//! materialises it into the arena, classifies the images and prints one `step` line over
-//! semihosting. `scripts/firmware.sh` runs it and checks the lines against the host.
+//! For each budget of a power-budget trace the firmware plans the widest member that fits, held
+//! whole or, where that is wider, streamed layer by layer; materialises it into the arena,
+//! classifies the images and prints one `step` line over semihosting. `scripts/firmware.sh` runs
+//! it and checks the lines against the host.
 #![no_std]
 #![no_main]
 
 mod arena;
 mod clock;
+mod step;
 
 use arena::Bump;
 use clock::Clock;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 use metamorph::materialise::{self, Materialiser};
-use metamorph::plan::{plan, Budget};
-use metamorph::{exec, format, Error};
+use metamorph::plan::{plan, plan_streamed, Budget};
+use metamorph::{format, Error};
 use panic_semihosting as _;
+use step::{Mode, PIXELS};
 
 /// The hypernet, as it sits in flash.
 static HYPERNET: &[u8] = include_bytes!("../../../models/mnist-lenet.mmh");
@@ -24,7 +27,6 @@ static HYPERNET: &[u8] = include_bytes!("../../../models/mnist-lenet.mmh");
 static IMAGES: &[u8] = include_bytes!("../fixture/images.u8");
 /// Their labels.
 static LABELS: &[u8] = include_bytes!("../fixture/labels.u8");
-const PIXELS: usize = 28 * 28;
 const IMAGE_COUNT: usize = 32;
 
 const ARENA_BYTES: usize = 256 * 1024;
@@ -70,65 +72,46 @@ fn run(arena: &mut [f32], clock: &Clock) -> Result<(), Error> {
         SAMPLES,
         SEED
     );
-    let overhead = materialise::scratch_len(&net) * 4;
-    for (step, &budget) in TRACE.iter().enumerate() {
-        let plan = plan(&net.arch, overhead, &Budget { max_ram_bytes: Some(budget), ..Budget::default() })?;
+    let scratch_bytes = materialise::scratch_len(&net) * 4;
+    for (index, &budget) in TRACE.iter().enumerate() {
+        let budget_ram = Budget { max_ram_bytes: Some(budget), ..Budget::default() };
+        let whole = plan(&net.arch, scratch_bytes, &budget_ram);
+        // Streaming keeps the materialiser's scratch busy, so the input image needs its own buffer.
+        let streamed = plan_streamed(&net.arch, scratch_bytes + PIXELS * 4, &budget_ram);
+        let (mode, plan) = match (whole, streamed) {
+            (Ok(w), Ok(s)) if s.costs.h > w.costs.h => (Mode::Streamed, s),
+            (Ok(w), _) => (Mode::Whole, w),
+            (Err(_), Ok(s)) => (Mode::Streamed, s),
+            (Err(e), Err(_)) => return Err(e),
+        };
         let h = plan.costs.h;
         let m = Materialiser::new(&net, h, SAMPLES, SEED)?;
-        let mut bump = Bump::painted(arena);
-        let weights = bump.take(m.total_len())?;
-        let scratch = bump.take(m.scratch_len())?;
-        let activations = bump.take(exec::scratch_len(&net.arch, h, 1)?)?;
-        let reserved = bump.reserved_bytes();
         // The INR's definition cost for this member (what the Cortex-M7 estimate is made from).
         let inr_macs: usize = m.gemms().map(|(rows, inputs, outputs)| rows * inputs * outputs).sum();
-
-        let t0 = clock.now();
-        let weights = m.all(weights, scratch)?;
-        let materialise_cycles = clock.now() - t0;
-
-        // The materialiser's scratch is free now: it holds the input image.
-        let input = scratch.get_mut(..PIXELS).ok_or(Error::BufferTooSmall { needed: PIXELS, provided: 0 })?;
-        let mut predictions = [b'?'; IMAGE_COUNT];
-        let (mut infer_cycles, mut correct) = (0, 0);
-        for (i, (image, &label)) in IMAGES.chunks_exact(PIXELS).zip(LABELS).enumerate() {
-            // As the host's loader: bytes / 255.
-            input.iter_mut().zip(image).for_each(|(x, &p)| *x = f32::from(p) / 255.0);
-            let t0 = clock.now();
-            let logits = exec::run(&net.arch, h, weights, input, 1, activations)?;
-            infer_cycles += clock.now() - t0;
-            let class = argmax(logits);
-            correct += usize::from(class == usize::from(label));
-            predictions[i] = b'0' + class as u8;
-        }
+        let mut bump = Bump::painted(arena);
+        let out = step::run::<IMAGE_COUNT>(&net, &m, mode, IMAGES, &mut bump, clock)?;
+        let correct = out.predictions.iter().zip(LABELS).filter(|(p, &l)| **p == b'0' + l).count();
         hprintln!(
-            "step {} budget {} h {} planned {} reserved {} touched {} macs {} inr_macs {} materialise_cycles {} infer_cycles {} correct {}/{} pred {}",
-            step,
+            "step {} budget {} h {} mode {} planned {} reserved {} touched {} macs {} inr_macs {} materialise_cycles {} infer_cycles {} correct {}/{} pred {}",
+            index,
             budget,
             h,
+            match mode {
+                Mode::Whole => "whole",
+                Mode::Streamed => "streamed",
+            },
             plan.ram_bytes,
-            reserved,
+            out.reserved,
             arena::touched_bytes(arena),
             plan.costs.macs,
             inr_macs,
-            materialise_cycles,
-            infer_cycles / IMAGE_COUNT as u64,
+            out.materialise_cycles,
+            out.infer_cycles,
             correct,
             IMAGE_COUNT,
-            core::str::from_utf8(&predictions).unwrap_or("?")
+            core::str::from_utf8(&out.predictions).unwrap_or("?")
         );
     }
     hprintln!("firmware: done");
     Ok(())
-}
-
-/// Index of the first largest logit (the host's rule).
-fn argmax(logits: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, v) in logits.iter().enumerate() {
-        if *v > logits[best] {
-            best = i;
-        }
-    }
-    best
 }

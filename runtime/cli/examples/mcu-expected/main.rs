@@ -1,12 +1,12 @@
-//! The host's side of the firmware test: for each RAM budget, the widest member the planner picks
-//! (with the firmware's overhead: the materialiser's scratch) and its predictions for the firmware's
-//! image fixture, once with the native executor and once with tract.
+//! The host's side of the firmware test: for each RAM budget, the member the firmware picks (the
+//! wider of the planner's whole and streamed choices, with the firmware's overheads) and its
+//! predictions for the firmware's image fixture, once with the native executor and once with tract.
 //!
 //! Usage: `mcu-expected HYPERNET FIXTURE_DIR BUDGET…` prints, per backend and budget,
-//! `BACKEND step I budget B h H pred DIGITS`.
+//! `BACKEND step I budget B h H mode whole|streamed pred DIGITS`.
 
 use anyhow::{bail, ensure, Context, Result};
-use metamorph::plan::Budget;
+use metamorph::plan::{plan, plan_streamed, Budget};
 use metamorph_host::engine::Backend;
 use metamorph_host::switch::Switcher;
 use std::path::Path;
@@ -30,14 +30,26 @@ fn main() -> Result<()> {
         let net = metamorph::format::read(&bytes).with_context(|| format!("decoding {file}"))?;
         let mut switcher = Switcher::new(net, backend);
         for (step, &budget) in budgets.iter().enumerate() {
-            let active = switcher.switch(&Budget { max_ram_bytes: Some(budget), ..Budget::default() })?;
+            let b = Budget { max_ram_bytes: Some(budget), ..Budget::default() };
+            // As the firmware: whole counts the materialiser's scratch, streamed also the input
+            // image (the scratch is busy while streaming); the wider wins, whole on a tie.
+            let scratch = switcher.overhead_bytes();
+            let whole = plan(&switcher.net().arch, scratch, &b).map(|p| p.costs.h).ok();
+            let streamed = plan_streamed(&switcher.net().arch, scratch + PIXELS * 4, &b).map(|p| p.costs.h).ok();
+            let (h, mode) = match (whole, streamed) {
+                (Some(w), Some(s)) if s > w => (s, "streamed"),
+                (Some(w), _) => (w, "whole"),
+                (None, Some(s)) => (s, "streamed"),
+                (None, None) => bail!("nothing fits budget {budget}"),
+            };
+            let active = switcher.build(h)?;
             let mut engine = active.engine;
             let mut pred = String::new();
             for image in images.chunks_exact(PIXELS) {
                 let logits = engine.run(image, 1).with_context(|| format!("{backend:?} at budget {budget}"))?;
                 pred.push(char::from(b'0' + argmax(&logits) as u8));
             }
-            println!("{backend:?} step {step} budget {budget} h {} pred {pred}", active.plan.costs.h);
+            println!("{backend:?} step {step} budget {budget} h {h} mode {mode} pred {pred}");
         }
     }
     Ok(())
