@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: sets up the Python test oracles (onnx checker, ONNX Runtime's
-# shared library) in .venv, then runs every Rust test, the core without std, and
-# scripts/nostd-proof.sh (thumb builds, the freestanding no_std proof and its negative controls).
+# shared library) in .venv, then runs every Rust test, the core without std,
+# scripts/nostd-proof.sh (thumb builds, the freestanding no_std proof and its negative controls) and
+# scripts/firmware.sh (the Cortex-M4F firmware under QEMU against the host's engines).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -23,3 +24,5 @@ cargo test --release -p metamorph --no-default-features
 cargo build -p metamorph --no-default-features
 # Thumb builds, the freestanding no_std/no-alloc proof and its negative controls.
 scripts/nostd-proof.sh
+# The firmware on QEMU's Cortex-M4F board (installs qemu-system-arm when missing).
+scripts/firmware.sh

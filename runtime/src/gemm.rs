@@ -51,6 +51,27 @@ pub fn linear(
     Ok(())
 }
 
+/// As [`linear`] for one row of `x`: a dot product per output, whatever GEMM is compiled in. A
+/// matrix–vector product reads each weight once, so packing `w` for a GEMM kernel costs as much
+/// as the product. Same errors as [`linear`].
+pub fn linear_row(x: &[f32], w: &[f32], bias: &[f32], inputs: usize, outputs: usize, y: &mut [f32]) -> Result<()> {
+    check(x.len(), inputs)?;
+    check(w.len(), mul(outputs, inputs)?)?;
+    check(y.len(), outputs)?;
+    if !bias.is_empty() {
+        check(bias.len(), outputs)?;
+    }
+    if inputs == 0 {
+        y.fill(0.0);
+    } else {
+        product_dot(x, w, inputs, outputs, y);
+    }
+    for (v, b) in y.iter_mut().zip(bias) {
+        *v += b;
+    }
+    Ok(())
+}
+
 /// Products with fewer outputs than this take the dot kernel even with `matrixmultiply`.
 pub const NARROW: usize = 4;
 
@@ -126,8 +147,26 @@ fn check(found: usize, expected: usize) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::linear;
+    use super::{linear, linear_row};
+    use crate::rng::Rng;
     use crate::Error;
+
+    #[test]
+    fn one_row_kernel_matches_linear() {
+        let mut rng = Rng::new(9);
+        let (inputs, outputs) = (37, 11); // neither a multiple of the eight lanes
+        let (mut x, mut w, mut b) = ([0.0; 37], [0.0; 37 * 11], [0.0; 11]);
+        for v in x.iter_mut().chain(&mut w).chain(&mut b) {
+            *v = rng.uniform(-1.0, 1.0);
+        }
+        let (mut got, mut want) = ([0.0; 11], [0.0; 11]);
+        linear_row(&x, &w, &b, inputs, outputs, &mut got).unwrap();
+        linear(&x, &w, &b, 1, inputs, outputs, &mut want).unwrap();
+        for (g, e) in got.iter().zip(want) {
+            assert!((g - e).abs() <= 1e-5, "{g} vs {e}");
+        }
+        assert!(linear_row(&x, &w, &b, inputs, outputs + 1, &mut [0.0; 12]).is_err());
+    }
 
     #[test]
     fn matches_hand_computation() {
