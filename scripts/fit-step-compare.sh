@@ -16,8 +16,9 @@ fi
 threads="$(nproc)"
 out="$(mktemp -d)"
 cargo bench -p metamorph-trainer --bench fit_step -- mnist-mlp | grep '^fit step' > "$out/candle"
+cargo bench -p metamorph-trainer --bench fit_step -- mnist-lenet | grep '^fit step' > "$out/lenet"
 "$venv/bin/python" scripts/fit_step_torch.py models/mnist-mlp.json "$threads" > "$out/torch"
-cat "$out/candle" "$out/torch"
+cat "$out/candle" "$out/lenet" "$out/torch"
 ms() { sed -n "s/.* h=$2 .*: \([0-9.]*\) ms.*/\1/p" "$1"; }
 section="$out/section.md"
 {
@@ -36,6 +37,10 @@ section="$out/section.md"
     t="$(ms "$out/torch" $h)"
     echo "| h = $h | $c | $t | $(awk -v c="$c" -v t="$t" 'BEGIN { printf "%.2f", c / t }')× |"
   done
+  echo
+  echo "mnist-lenet has no PyTorch twin here; its candle step (same bench, batch of its preset):"
+  echo
+  sed 's/^/- /' "$out/lenet"
   echo "<!-- /fit-step -->"
 } > "$section"
 replace_section docs/RESULTS.md "fit-step" "$section"
