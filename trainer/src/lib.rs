@@ -17,4 +17,5 @@ pub mod net;
 pub mod permute;
 pub mod preset;
 pub mod report;
+pub mod sandwich;
 pub mod slimmable;

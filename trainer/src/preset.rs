@@ -58,12 +58,12 @@ pub struct FitConfig {
     /// step's images, added to the cross-entropy at every width.
     #[serde(default)]
     pub distill: f64,
-    /// Sandwich rule: random widths per step besides the full and the smallest trained width,
+    /// Sandwich rule: random widths per step besides the widest and the narrowest trained width,
     /// all members' losses summed before one optimiser step (0: one width per step).
     #[serde(default)]
     pub sandwich: usize,
-    /// With the sandwich rule, weight of in-place distillation of the smaller members from the
-    /// full-width member's detached logits.
+    /// With the sandwich rule, weight of in-place distillation of the narrower members from the
+    /// widest member's detached logits.
     #[serde(default)]
     pub self_distill: f64,
     /// Quantisation-aware fitting: the INR generates from the int8 round trip of its stored

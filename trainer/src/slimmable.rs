@@ -76,14 +76,6 @@ pub fn member(arch: &ArchSpec, full: &[Tensor], h: usize) -> Result<Vec<Tensor>>
         .collect()
 }
 
-/// The widths of one sandwich step: the range's ends and `n` uniform draws between them.
-pub fn sandwich(range: [usize; 2], n: usize, rng: &mut Rng) -> Vec<usize> {
-    let [lo, hi] = range;
-    let mut widths = vec![hi, lo];
-    widths.extend((0..n).map(|_| lo + rng.below(hi - lo + 1)));
-    widths
-}
-
 /// The loss of one sandwich step on a batch: cross-entropy of the widest member (the first of
 /// `widths`) plus, for every other member, the KL divergence from the widest member's detached
 /// soft targets. Returns the total and each member's part, in the order of `widths`.
@@ -134,7 +126,7 @@ pub fn train(arch: &ArchSpec, opts: &SlimOptions, train: &Dataset, device: &Devi
             opt.set_learning_rate(lr);
             let (x, y) = train.batch(&idx, device)?;
             let full: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
-            let widths = sandwich(opts.range, opts.random_widths, &mut rng);
+            let widths = crate::sandwich::widths(opts.range, opts.random_widths, &mut rng);
             let (loss, parts) = sandwich_loss(arch, &full, &widths, &x, &y)?;
             let value = loss.to_scalar::<f32>()?;
             ensure!(value.is_finite(), "loss became {value} at step {step}; lower the learning rate");

@@ -36,7 +36,7 @@ fn the_sandwich_loss_is_the_sum_of_its_members_losses() {
     let data = Dataset::load("digits", Split::Train).unwrap();
     let (x, y) = data.batch(&(0..32).collect::<Vec<_>>(), &dev).unwrap();
     let full = base::init_params(arch, 32, 1, &dev).unwrap();
-    let widths = slimmable::sandwich([8, 32], 2, &mut Rng::new(5));
+    let widths = metamorph_trainer::sandwich::widths([8, 32], 2, &mut Rng::new(5));
     assert_eq!(&widths[..2], &[32, 8]);
     assert!(widths[2..].iter().all(|h| (8..=32).contains(h)));
     let (total, parts) = slimmable::sandwich_loss(arch, &full, &widths, &x, &y).unwrap();

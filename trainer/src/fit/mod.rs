@@ -9,9 +9,10 @@
 //!
 //! Which members a step trains ([`plan_step`]):
 //! - by default one width drawn from the training range, full width every `full_every`-th step;
-//! - with the *sandwich rule* (US-Nets, `sandwich > 0`): the full width, the smallest trained width
-//!   and `sandwich` random widths every step, their losses summed before one optimiser step, and
-//!   the smaller members distilled (`self_distill`) from the full-width member's detached logits.
+//! - with the *sandwich rule* (US-Nets, `sandwich > 0`, [`crate::sandwich`]): the widest and the
+//!   narrowest trained width and `sandwich` random widths every step, their losses summed before
+//!   one optimiser step, and the narrower members distilled (`self_distill`) from the widest
+//!   member's detached logits.
 //!
 //! Every random choice of step `t` derives from `(seed, t)` alone, so a run resumed from a
 //! checkpoint continues exactly as the uninterrupted run would.
@@ -58,11 +59,11 @@ pub struct FitOptions {
     pub recon_weight: f64,
     /// Weight δ of distillation from the full-width base network (0: none).
     pub distill: f64,
-    /// Random widths per step besides the full and the smallest trained width (0: one width per
+    /// Random widths per step besides the widest and the narrowest trained width (0: one width per
     /// step, no sandwich).
     pub sandwich: usize,
-    /// Weight of in-place distillation: each smaller sandwich member learns the full-width INR
-    /// member's detached soft targets.
+    /// Weight of in-place distillation: each narrower sandwich member learns the widest member's
+    /// detached soft targets.
     pub self_distill: f64,
     /// Weight of the norm term `Σ‖W‖₂`.
     pub norm_weight: f64,
@@ -188,7 +189,7 @@ pub struct Member {
 /// What one step trains, all derived from `(seed, step)`.
 #[derive(Debug, Clone)]
 pub struct StepPlan {
-    /// The members whose losses are summed; with the sandwich rule the first is full width.
+    /// The members whose losses are summed; with the sandwich rule the first is the widest.
     pub members: Vec<Member>,
     /// Training images of the classification loss (empty during the warm-up).
     pub images: Vec<usize>,
@@ -206,12 +207,10 @@ pub fn plan_step(opts: &FitOptions, arch: &ArchSpec, train_n: usize, step: usize
     let random_width = |rng: &mut Rng| lo as usize + rng.below((hi - lo) as usize + 1);
     let noisy = |rng: &mut Rng| Some(Noise { seed: rng.next_u64(), amplitude: coords::amplitude(opts.sigma) });
     let members = if opts.sandwich > 0 && !warm {
-        let mut members = vec![Member { h: h_max, noise: None, recon }];
-        for k in 0..=opts.sandwich {
-            let h = if k == 0 { lo as usize } else { random_width(&mut rng) };
-            members.push(Member { h, noise: noisy(&mut rng), recon: false });
-        }
-        members
+        let widths = crate::sandwich::widths([lo as usize, hi as usize], opts.sandwich, &mut rng);
+        let leader = Member { h: widths[0], noise: None, recon };
+        let rest = widths[1..].iter().map(|&h| Member { h, noise: noisy(&mut rng), recon: false });
+        std::iter::once(leader).chain(rest).collect()
     } else {
         let h = if full && !(warm && step % 2 == 1) { h_max } else { random_width(&mut rng) };
         let noise = if full { None } else { noisy(&mut rng) };
@@ -353,9 +352,9 @@ pub fn step_loss(
     };
     let mut loss = Tensor::new(0f32, device)?;
     let mut members = Vec::with_capacity(plan.members.len());
-    // Logits of the full-width member, the soft targets of the others (sandwich rule).
+    // Logits of the widest member, the soft targets of the others (sandwich rule).
     let mut leader: Option<Tensor> = None;
-    for m in &plan.members {
+    for (k, m) in plan.members.iter().enumerate() {
         let params = inr.member(arch, m.h, frozen, m.noise, device)?;
         let morphed: Vec<&Tensor> =
             arch.params(m.h).zip(&params).filter(|(p, _)| p.morph.is_some()).map(|(_, t)| t).collect();
@@ -386,7 +385,7 @@ pub fn step_loss(
                 Some(leader) if opts.self_distill > 0.0 => {
                     own = (own + (distillation(leader, &logits)? * opts.self_distill)?)?;
                 }
-                None if opts.sandwich > 0 && m.h == arch.h_max as usize => leader = Some(logits.detach()),
+                None if opts.sandwich > 0 && k == 0 => leader = Some(logits.detach()),
                 _ => {}
             }
             let mut norm = Tensor::new(0f32, device)?;
