@@ -35,10 +35,7 @@ pub fn accuracy(logits: &[f32], labels: &[u8]) -> f32 {
     let correct = logits
         .chunks_exact(classes.max(1))
         .zip(labels)
-        .filter(|(row, &l)| {
-            let best = row.iter().enumerate().fold(0, |b, (i, v)| if *v > row[b] { i } else { b });
-            best == l as usize
-        })
+        .filter(|(row, &l)| metamorph::exec::argmax(row) == l as usize)
         .count();
     correct as f32 / labels.len().max(1) as f32
 }

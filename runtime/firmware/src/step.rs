@@ -4,9 +4,10 @@
 
 use crate::arena::Bump;
 use crate::clock::Clock;
+use metamorph::exec::{self, argmax};
 use metamorph::format::Hypernet;
 use metamorph::materialise::Materialiser;
-use metamorph::{exec, Error};
+use metamorph::Error;
 
 /// Pixels of one 28 × 28 image.
 pub const PIXELS: usize = 28 * 28;
@@ -104,15 +105,4 @@ fn classify<const N: usize>(
         *prediction = b'0' + class as u8;
     }
     Ok((predictions, total))
-}
-
-/// Index of the first largest logit (the host's rule).
-fn argmax(logits: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, v) in logits.iter().enumerate() {
-        if *v > logits[best] {
-            best = i;
-        }
-    }
-    best
 }

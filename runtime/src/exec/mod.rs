@@ -16,9 +16,12 @@
 //! assert_eq!(y, [2.5, 0.0]);
 //! ```
 
+mod classify;
 mod conv;
 mod dense;
 mod pool;
+
+pub use classify::argmax;
 
 use crate::error::{Error, Result};
 use crate::spec::{ArchSpec, Layer, ParamInfo, MAX_SAVED};

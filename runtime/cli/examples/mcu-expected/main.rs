@@ -6,6 +6,7 @@
 //! `BACKEND step I budget B h H mode whole|streamed pred DIGITS`.
 
 use anyhow::{bail, ensure, Context, Result};
+use metamorph::exec::argmax;
 use metamorph::plan::{plan, plan_streamed, Budget};
 use metamorph_host::engine::Backend;
 use metamorph_host::switch::Switcher;
@@ -53,15 +54,4 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Index of the first largest logit (the firmware's rule).
-fn argmax(logits: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, v) in logits.iter().enumerate() {
-        if *v > logits[best] {
-            best = i;
-        }
-    }
-    best
 }
