@@ -18,6 +18,8 @@
 
 mod conv;
 mod dense;
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod direct;
 mod pool;
 
 use crate::error::{Error, Result};
