@@ -13,10 +13,7 @@ use core::arch::x86_64::{
     __m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
 };
 
-/// Whether this CPU runs the kernel (detected once by `std`, then cached).
-pub fn available() -> bool {
-    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-}
+pub use crate::gemm::avx::available;
 
 /// As [`super::conv::forward`] for `g.stride == 1`. Errors if `work` is shorter than the padded
 /// input plus eight slack values, or a slice length differs from the geometry.
