@@ -4,8 +4,9 @@
 //! heap-allocates its packing buffers. Without it, a portable dot-product kernel that allocates
 //! nothing, so the core links with neither `std` nor a global allocator. With the feature, products
 //! with fewer than [`NARROW`] outputs (e.g. an INR's one-value output layer) still take the dot
-//! kernel, where packing would cost more than the product. The two agree to rounding, not bit for
-//! bit (different summation order); each is deterministic.
+//! kernel, where packing would cost more than the product. [`linear_row`], the matrix–vector
+//! case, never packs; with `std` on x86-64 it uses AVX2 and FMA when the CPU has them. The kernels
+//! agree to rounding, not bit for bit (different summation order); each is deterministic.
 
 use crate::error::{Error, Result};
 

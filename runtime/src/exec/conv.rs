@@ -1,7 +1,7 @@
 //! 2-D convolution. The portable kernel is one GEMM per output row: the row's input patches are
 //! gathered into a small workspace (im2col, one row at a time so the workspace stays a few kB on a
 //! microcontroller), then every output channel's row is `W · patches` through [`linear`]. With
-//! `std` on x86-64, stride-1 convolutions take the direct kernel ([`super::direct`]) when the CPU
+//! `std` on x86-64, stride-1 convolutions take the direct kernel (module `direct`) when the CPU
 //! has AVX2 and FMA: it reads the weights where they lie, so nothing is packed per row or image.
 
 use crate::error::{Error, Result};
