@@ -49,7 +49,7 @@ pub fn forward(
     check(co, b.len())?;
     check(batch * ci * hi * wi, x.len())?;
     check(batch * co * ho * wo, y.len())?;
-    let padded = &mut work[..plane + 8];
+    let (b, padded) = (&b[..co], &mut work[..plane + 8]);
     for (xin, yout) in x.chunks_exact(ci * hi * wi).zip(y.chunks_exact_mut(co * ho * wo)).take(batch) {
         padded.fill(0.0);
         for (c, src) in xin.chunks_exact(hi * wi).enumerate() {
