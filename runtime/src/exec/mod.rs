@@ -19,6 +19,8 @@
 mod classify;
 mod conv;
 mod dense;
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod direct;
 mod pool;
 
 pub use classify::argmax;

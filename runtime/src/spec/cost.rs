@@ -39,9 +39,10 @@ impl ArchSpec {
             largest = largest.max(output.len());
             let add = match (layer, input, output) {
                 (Layer::Dense { .. }, i, o) => i.len().checked_mul(o.len()),
-                (Layer::Conv2d { kernel, .. }, Shape::Image(ci, ..), o @ Shape::Image(co, _, wo)) => {
+                (Layer::Conv2d { kernel, stride, pad, .. }, i @ Shape::Image(ci, ..), o @ Shape::Image(..)) => {
                     let k = kernel as usize;
-                    workspace = workspace.max(conv_workspace(ci, k, co, wo).ok_or(Error::Overflow)?);
+                    let need = conv_workspace(i, o, k, stride as usize, pad as usize).ok_or(Error::Overflow)?;
+                    workspace = workspace.max(need);
                     o.len().checked_mul(ci).and_then(|v| v.checked_mul(k * k))
                 }
                 (Layer::AddScaled, ..) => Some(output.len()),
@@ -66,10 +67,22 @@ impl ArchSpec {
     }
 }
 
-/// Workspace `f32`s of one convolution in the native executor (`None` on overflow): the input
-/// patches of one output row (`wo · ci · k²`) and that row of every output channel (`wo · co`).
-pub fn conv_workspace(ci: usize, k: usize, co: usize, wo: usize) -> Option<usize> {
-    ci.checked_mul(k)?.checked_mul(k)?.checked_add(co)?.checked_mul(wo)
+/// Workspace `f32`s of one convolution in the native executor (`None` on overflow, or when
+/// `input` or `output` is not an image): the larger of the input patches of one output row plus
+/// that row of every output channel (`wo · (ci · k² + co)`, the portable kernel) and, for stride 1,
+/// the zero-padded input plus one vector of slack (`ci · (hi + 2p) · (wi + 2p) + 8`, the direct
+/// kernel used where the CPU has AVX2 and FMA).
+pub fn conv_workspace(input: Shape, output: Shape, k: usize, stride: usize, pad: usize) -> Option<usize> {
+    let (Shape::Image(ci, hi, wi), Shape::Image(co, _, wo)) = (input, output) else {
+        return None;
+    };
+    let rows = ci.checked_mul(k)?.checked_mul(k)?.checked_add(co)?.checked_mul(wo)?;
+    if stride != 1 {
+        return Some(rows);
+    }
+    let side = |n: usize| pad.checked_mul(2)?.checked_add(n);
+    let padded = ci.checked_mul(side(hi)?)?.checked_mul(side(wi)?)?.checked_add(8)?;
+    Some(rows.max(padded))
 }
 
 impl ArchSpec {
