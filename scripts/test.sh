@@ -23,3 +23,13 @@ cargo test --release -p metamorph --no-default-features
 cargo build -p metamorph --no-default-features
 # Thumb builds, the freestanding no_std/no-alloc proof and its negative controls.
 scripts/nostd-proof.sh
+# Miri on the core's unit tests (among them the matrixmultiply call, its one `unsafe` block) and
+# its fast format and spec tests, where a nightly toolchain with miri and rust-src is installed;
+# docs/RELIABILITY.md says which tests are left out and why.
+if rustup +nightly component list --installed 2>/dev/null | grep -q '^miri' &&
+  rustup +nightly component list --installed 2>/dev/null | grep -q '^rust-src'; then
+  cargo +nightly miri test -p metamorph --features matrixmultiply --lib --test spec_counts --test format_round_trip \
+    -- --skip random_configs_round_trip --skip quantised_round_trips_are_within_their_step
+else
+  echo "skipping Miri: no nightly toolchain with the miri and rust-src components" >&2
+fi
