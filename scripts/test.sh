@@ -33,3 +33,14 @@ if rustup +nightly component list --installed 2>/dev/null | grep -q '^miri' &&
 else
   echo "skipping Miri: no nightly toolchain with the miri and rust-src components" >&2
 fi
+# Each fuzz target for a few seconds, seeded with models/ (a smoke test that they build and run;
+# the long runs and their figures are in docs/RELIABILITY.md), where cargo-fuzz is installed.
+if command -v cargo-fuzz >/dev/null && cargo +nightly --version >/dev/null 2>&1; then
+  for target in read pipeline; do
+    mkdir -p "fuzz/corpus/$target"
+    (cd fuzz && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz" \
+      cargo +nightly fuzz run -O "$target" "corpus/$target" ../models -- -max_total_time=5)
+  done
+else
+  echo "skipping the fuzz smoke test: no cargo-fuzz or no nightly toolchain" >&2
+fi
