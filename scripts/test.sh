@@ -26,3 +26,24 @@ cargo build -p metamorph --no-default-features
 scripts/nostd-proof.sh
 # The firmware on QEMU's Cortex-M4F board (installs qemu-system-arm when missing).
 scripts/firmware.sh
+# Miri on the core's unit tests (among them the matrixmultiply call, its one `unsafe` block) and
+# its fast format and spec tests, where a nightly toolchain with miri and rust-src is installed;
+# docs/RELIABILITY.md says which tests are left out and why.
+if rustup +nightly component list --installed 2>/dev/null | grep -q '^miri' &&
+  rustup +nightly component list --installed 2>/dev/null | grep -q '^rust-src'; then
+  cargo +nightly miri test -p metamorph --features matrixmultiply --lib --test spec_counts --test format_round_trip \
+    -- --skip random_configs_round_trip --skip quantised_round_trips_are_within_their_step
+else
+  echo "skipping Miri: no nightly toolchain with the miri and rust-src components" >&2
+fi
+# Each fuzz target for a few seconds, seeded with models/ (a smoke test that they build and run;
+# the long runs and their figures are in docs/RELIABILITY.md), where cargo-fuzz is installed.
+if command -v cargo-fuzz >/dev/null && cargo +nightly --version >/dev/null 2>&1; then
+  for target in read pipeline; do
+    mkdir -p "fuzz/corpus/$target"
+    (cd fuzz && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz" \
+      cargo +nightly fuzz run -O "$target" "corpus/$target" ../models -- -max_total_time=5)
+  done
+else
+  echo "skipping the fuzz smoke test: no cargo-fuzz or no nightly toolchain" >&2
+fi

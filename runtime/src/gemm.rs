@@ -281,6 +281,28 @@ mod tests {
         assert_eq!(y, [1.1, -1.3, 6.3, 3.1, -2.3, 14.3]);
     }
 
+    /// Wide enough for the `matrixmultiply` kernel (the one `unsafe` block of the core), with odd
+    /// sizes and slices of exactly the lengths it may touch: under Miri
+    /// (`cargo +nightly miri test -p metamorph --features matrixmultiply --lib`) any read or write
+    /// outside them is reported. Integer values make every summation order exact.
+    #[test]
+    fn the_fast_kernel_stays_inside_its_slices() {
+        const ROWS: usize = 3;
+        const IN: usize = 5;
+        const OUT: usize = 7;
+        let x: [f32; ROWS * IN] = core::array::from_fn(|i| (i % 7) as f32 - 3.0);
+        let w: [f32; OUT * IN] = core::array::from_fn(|i| (i % 5) as f32 - 2.0);
+        let b: [f32; OUT] = core::array::from_fn(|i| i as f32);
+        let mut y = [0.0; ROWS * OUT];
+        linear(&x, &w, &b, ROWS, IN, OUT, &mut y).unwrap();
+        for r in 0..ROWS {
+            for o in 0..OUT {
+                let want: f32 = b[o] + (0..IN).map(|i| x[r * IN + i] * w[o * IN + i]).sum::<f32>();
+                assert_eq!(y[r * OUT + o], want, "row {r}, output {o}");
+            }
+        }
+    }
+
     #[test]
     fn wrong_lengths_are_errors() {
         let mut y = [0.0; 2];

@@ -443,6 +443,8 @@ impl Checkpoint {
 /// saves the folded parameters to `out`; what `metamorph-train base` runs.
 pub fn run(preset_name: &str, opts: &BaseOptions, out: &Path, device: &Device) -> Result<Trained> {
     let preset = Preset::load(preset_name)?;
+    preset.check_width("--h", opts.h)?;
+    ensure!(opts.epochs >= 1, "base training needs at least 1 epoch");
     metamorph_host::fs::check_writable(out)?;
     let train_set = Dataset::load(&preset.dataset, Split::Train)?;
     let test_set = Dataset::load(&preset.dataset, Split::Test)?;

@@ -2,10 +2,23 @@
 //! calls one library function; the logic lives in `metamorph_trainer`.
 
 use anyhow::Result;
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 use metamorph::format::DType;
 use metamorph_trainer::{base, fit::command, permute, preset::Preset, report, slimmable};
 use std::path::PathBuf;
+
+// Ceilings of the count flags, checked by clap before any file is read: zero trains nothing (and
+// used to write an untrained file), and a count beyond these would run for weeks. Widths only
+// need to fit the file format's u16; the family's own range is checked before training.
+const MAX_STEPS: u64 = 10_000_000;
+const MAX_EPOCHS: u64 = 10_000;
+const MAX_WIDTH: u64 = u16::MAX as u64;
+
+/// A count flag's parser: an integer in `1..=max`.
+fn count(max: u64) -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(1..=max)
+}
 
 #[derive(Parser)]
 #[command(name = "metamorph-train", version, about = "Train Metamorph base networks and hypernets")]
@@ -36,13 +49,13 @@ struct SlimArgs {
     #[arg(long)]
     preset: String,
     /// Epochs (default 30).
-    #[arg(long)]
+    #[arg(long, value_parser = count(MAX_EPOCHS))]
     epochs: Option<usize>,
     /// Narrowest width trained (default: 25 % of h_max).
-    #[arg(long)]
+    #[arg(long, value_parser = count(MAX_WIDTH))]
     h_min: Option<usize>,
     /// Stop after this many steps.
-    #[arg(long)]
+    #[arg(long, value_parser = count(MAX_STEPS))]
     max_steps: Option<usize>,
     /// Output hypernet file (.mmh).
     #[arg(short, long)]
@@ -84,7 +97,7 @@ struct ReportArgs {
     out_dir: Option<PathBuf>,
     /// Train each individually trained net for N epochs instead of to convergence (early stopping
     /// on a validation split of the training set).
-    #[arg(long)]
+    #[arg(long, value_parser = count(MAX_EPOCHS))]
     epochs: Option<usize>,
     /// Folder caching the individually trained nets (default: .cache/individual/ in the repository).
     #[arg(long)]
@@ -93,7 +106,7 @@ struct ReportArgs {
     #[arg(long)]
     slimmable: Option<PathBuf>,
     /// Use only the first N training and test examples (quick checks).
-    #[arg(long)]
+    #[arg(long, value_parser = count(u32::MAX as u64))]
     limit: Option<usize>,
     #[command(flatten)]
     run: RunArgs,
@@ -108,7 +121,7 @@ struct FitArgs {
     #[arg(short, long)]
     out: PathBuf,
     /// INR steps (default: the preset's).
-    #[arg(long)]
+    #[arg(long, value_parser = count(MAX_STEPS))]
     steps: Option<usize>,
     /// Start from this full-width base checkpoint instead of training one.
     #[arg(long)]
@@ -120,7 +133,7 @@ struct FitArgs {
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// Steps between checkpoints.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = count(MAX_STEPS))]
     checkpoint_every: usize,
     /// Storage of the INR parameters: f32, f16 or int8 (default: int8 for a quantisation-aware
     /// preset, f16 otherwise).
@@ -145,16 +158,16 @@ struct BaseArgs {
     #[arg(long)]
     preset: String,
     /// Base width h (default: the family's largest).
-    #[arg(long)]
+    #[arg(long, value_parser = count(MAX_WIDTH))]
     h: Option<usize>,
     /// Epochs (default: the preset's).
-    #[arg(long)]
+    #[arg(long, value_parser = count(MAX_EPOCHS))]
     epochs: Option<usize>,
     /// BatchNorm after every convolution, folded before saving (default: the preset's `bn`).
     #[arg(long)]
     bn: bool,
     /// Stop after this many steps.
-    #[arg(long)]
+    #[arg(long, value_parser = count(MAX_STEPS))]
     max_steps: Option<usize>,
     /// Output safetensors file.
     #[arg(short, long)]
@@ -176,15 +189,15 @@ struct PermuteArgs {
     seed: u64,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     metamorph_host::process::quiet_broken_pipe();
-    match Cli::parse().command {
+    metamorph_host::process::exit_code(match Cli::parse().command {
         Command::Base(args) => run_base(args),
         Command::Permute(args) => run_permute(args),
         Command::Fit(args) => run_fit(args),
         Command::Report(args) => run_report(args),
         Command::Slimmable(args) => run_slimmable(args),
-    }
+    })
 }
 
 fn run_base(args: BaseArgs) -> Result<()> {

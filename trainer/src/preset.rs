@@ -1,6 +1,6 @@
 //! Presets: a family, its data set, INR size and training hyperparameters, read from `models/<name>.json`.
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 use metamorph::inr::InrConfig;
 use metamorph::spec::ArchSpec;
 use serde::{Deserialize, Serialize};
@@ -119,6 +119,44 @@ impl Preset {
             serde_json::from_str(&text).with_context(|| format!("parsing preset {}", path.display()))?;
         preset.arch.validate().map_err(anyhow::Error::msg).with_context(|| format!("preset {}", path.display()))?;
         preset.inr.validate().map_err(anyhow::Error::msg).with_context(|| format!("preset {}", path.display()))?;
+        preset.check_numbers().with_context(|| format!("preset {}", path.display()))?;
         Ok(preset)
+    }
+
+    /// Checks the hyperparameters a run would otherwise trip over only after training started
+    /// (or never: zero epochs wrote an untrained file): counts at least 1, rates finite and
+    /// positive, fractions in range, and a training range inside the family's widths.
+    pub fn check_numbers(&self) -> Result<()> {
+        let (b, f) = (&self.base, &self.fit);
+        ensure!(b.epochs >= 1 && b.batch >= 1, "base epochs and batch must be at least 1");
+        ensure!(f.steps >= 1 && f.batch >= 1, "fit steps and batch must be at least 1");
+        for (name, v) in [("base lr", b.lr), ("fit lr", f.lr), ("fit finetune_lr", f.finetune_lr)] {
+            ensure!(v.is_finite() && v > 0.0, "{name} must be a positive number, got {v}");
+        }
+        ensure!(f.sigma.is_finite() && f.sigma >= 0.0, "fit sigma must be a number >= 0, got {}", f.sigma);
+        ensure!((0.0..=1.0).contains(&f.warmup), "fit warmup is a fraction in [0, 1], got {}", f.warmup);
+        ensure!(f.distill.is_finite() && f.distill >= 0.0, "fit distill must be a number >= 0, got {}", f.distill);
+        let [lo, hi] = self.train_h;
+        ensure!(
+            self.arch.h_min <= lo && lo <= hi && hi <= self.arch.h_max,
+            "train_h [{lo}, {hi}] must lie within {}'s widths {}..={}",
+            self.arch.name,
+            self.arch.h_min,
+            self.arch.h_max
+        );
+        Ok(())
+    }
+
+    /// Checks that `h` is a width of this preset's family, naming the flag and the valid range.
+    pub fn check_width(&self, flag: &str, h: usize) -> Result<()> {
+        let a = &self.arch;
+        ensure!(
+            a.check_h(h).is_ok(),
+            "{flag} {h} is not a width of {}: valid widths are {}..={}",
+            a.name,
+            a.h_min,
+            a.h_max
+        );
+        Ok(())
     }
 }

@@ -173,6 +173,8 @@ pub fn run(
     device: &Device,
 ) -> Result<Vec<metamorph::format::AccuracyRow>> {
     let preset = crate::preset::Preset::load(preset_name)?;
+    preset.check_width("--h-min", opts.range[0])?;
+    ensure!(opts.epochs >= 1, "slimmable training needs at least 1 epoch");
     metamorph_host::fs::check_writable(out)?;
     let train_set = Dataset::load(&preset.dataset, crate::data::Split::Train)?;
     let test_set = Dataset::load(&preset.dataset, crate::data::Split::Test)?;

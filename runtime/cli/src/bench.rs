@@ -6,6 +6,7 @@
 //! - INR throughput against bare GEMMs of the same shapes ([`metamorph::gemm::linear`]);
 //! - peak RAM of streaming materialisation against the full weights.
 
+use crate::limits::{count, MAX_BATCH, MAX_REPS};
 use crate::{decode, human_bytes, read_file};
 use anyhow::{ensure, Context, Result};
 use metamorph::format::Hypernet;
@@ -28,10 +29,10 @@ pub struct Args {
     #[arg(long, default_value_t = 1.0)]
     pub width: f32,
     /// Repetitions per measurement (the median is reported).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = count::<usize>(MAX_REPS))]
     pub reps: usize,
     /// Batch size of the batched inference rows.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = count::<usize>(MAX_BATCH))]
     pub batch: usize,
     /// Print a Markdown section (machine, command, table) for docs/RESULTS.md instead of text.
     #[arg(long)]
@@ -70,7 +71,6 @@ fn ratio(a: Duration, b: Duration) -> String {
 
 /// Runs every measurement and prints the table.
 pub fn run(args: &Args) -> Result<()> {
-    ensure!(args.reps >= 1 && args.batch >= 1, "--reps and --batch must be at least 1");
     ensure!(args.width > 0.0 && args.width <= 1.0, "--width must be in (0, 1], got {}", args.width);
     let bytes = read_file(&args.file)?;
     let net = decode(&bytes, &args.file)?;

@@ -2,6 +2,7 @@
 
 use crate::data::{check_shape, load_test_set};
 use crate::eval::classify;
+use crate::limits::{count, MAX_BATCH};
 use crate::{decode, human_bytes, human_count, ms, read_file};
 use anyhow::{ensure, Context, Result};
 use metamorph::plan::Budget;
@@ -27,13 +28,12 @@ pub struct Args {
     #[arg(long, default_value = "tract")]
     pub backend: Backend,
     /// Test images classified at each step.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = count::<usize>(MAX_BATCH))]
     pub batch: usize,
 }
 
 /// Runs the trace and prints one row per step.
 pub fn run(args: &Args) -> Result<()> {
-    ensure!(args.batch >= 1, "--batch must be at least 1");
     let start = Instant::now();
     let model = args.model.clone().unwrap_or_else(|| repo_root().join("models/mnist-mlp.mmh"));
     let data = args.data.clone().unwrap_or_else(|| repo_root().join("data/mnist"));

@@ -2,6 +2,7 @@
 
 use crate::budget::{Target, WidthOrBudget};
 use crate::data::{accuracy, check_shape, load_test_set};
+use crate::limits::{count, MAX_BATCH, MAX_SAMPLES};
 use crate::{decode, human_bytes, human_count, ms, read_file};
 use anyhow::{ensure, Context, Result};
 use metamorph_host::engine::Backend;
@@ -28,25 +29,24 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// Images per inference call.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = count::<usize>(MAX_BATCH))]
     pub batch: usize,
     /// INR samples averaged per weight (K ≥ 1).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = count::<u32>(MAX_SAMPLES))]
     pub samples: u32,
 }
 
 /// Prints accuracy and latency of one member on the test set.
 pub fn run(args: &Args) -> Result<()> {
-    ensure!(args.batch >= 1, "--batch must be at least 1");
-    ensure!(args.samples >= 1, "--samples must be at least 1");
     let bytes = read_file(&args.file)?;
     let net = decode(&bytes, &args.file)?;
     let family = net.arch.name.clone();
+    // The flags are checked before the test set is read.
+    let target = args.target.target(&net.arch)?;
     let set =
         load_test_set(&args.data, args.limit).with_context(|| format!("loading test set {}", args.data.display()))?;
     ensure!(!set.is_empty(), "test set {} is empty", args.data.display());
     check_shape(&set, net.arch.input, &args.data, &family)?;
-    let target = args.target.target(&net.arch)?;
     let mut switcher = Switcher::new(net, args.backend).with_samples(args.samples, 0);
     let mut active = match target {
         Target::H(h) => switcher.build(h)?,

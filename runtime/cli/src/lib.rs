@@ -8,6 +8,7 @@ pub mod data;
 pub mod demo;
 pub mod eval;
 pub mod inspect;
+pub mod limits;
 pub mod materialise;
 pub mod plan;
 pub mod sample;

@@ -42,11 +42,5 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(&a),
         Command::Demo(a) => demo::run(&a),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    metamorph_host::process::exit_code(result)
 }

@@ -1,11 +1,12 @@
 //! `metamorph materialise FILE (--width W | budget flags) -o model.onnx`.
 
 use crate::budget::{Target, WidthOrBudget};
+use crate::limits::{count, MAX_SAMPLES};
 use crate::{decode, human_bytes, read_file};
-use anyhow::{ensure, Context, Result};
+use anyhow::{Context, Result};
 use metamorph::materialise::scratch_len;
 use metamorph::materialise::Materialiser;
-use metamorph_host::fs::write_bytes_atomic;
+use metamorph_host::fs::{check_writable, write_bytes_atomic};
 use metamorph_host::onnx::{to_onnx, Provenance};
 use std::path::PathBuf;
 
@@ -21,7 +22,7 @@ pub struct Args {
     #[arg(short, long, value_name = "PATH")]
     pub output: PathBuf,
     /// INR samples averaged per weight (K ≥ 1).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = count::<u32>(MAX_SAMPLES))]
     pub samples: u32,
     /// Noise seed for K > 1.
     #[arg(long, default_value_t = 0)]
@@ -30,7 +31,8 @@ pub struct Args {
 
 /// Materialises one width and writes it as ONNX.
 pub fn run(args: &Args) -> Result<()> {
-    ensure!(args.samples >= 1, "--samples must be at least 1");
+    // Refused before the hypernet is read or anything is materialised.
+    check_writable(&args.output)?;
     let bytes = read_file(&args.file)?;
     let net = decode(&bytes, &args.file)?;
     let h = match args.target.target(&net.arch)? {

@@ -347,6 +347,7 @@ pub fn permute(arch: &ArchSpec, params: &[Tensor]) -> Result<Vec<Tensor>> {
 /// result to `output`, with `permuted = "seed <seed>"` added to its metadata; what
 /// `metamorph-train permute` runs.
 pub fn run(input: &std::path::Path, output: &std::path::Path, seed: u64) -> Result<Permuted> {
+    metamorph_host::fs::check_writable(output)?;
     let mut ckpt = crate::base::Checkpoint::load(input, &Device::Cpu)?;
     let (params, report) = permute_tensors(&ckpt.arch, ckpt.h, &ckpt.params, seed)?;
     ckpt.params = params;

@@ -115,6 +115,12 @@ impl ReportArgs {
     pub fn out_dir(&self) -> PathBuf {
         self.out_dir.clone().unwrap_or_else(|| repo_root().join("docs"))
     }
+
+    /// The folder caching the individually trained nets: `cache`, or `.cache/individual/` in the
+    /// repository.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache.clone().unwrap_or_else(|| repo_root().join(".cache/individual"))
+    }
 }
 
 /// Test accuracies (in `[0, 1]`) at one width.
@@ -251,11 +257,46 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
     );
     let trained_h = net.meta.trained_h;
     let h_max = arch.h_max as usize;
+    // Every other input file is read and checked before the sweep trains anything.
+    let given_base = match &args.base {
+        Some(path) => {
+            let ckpt = Checkpoint::load(path, dev)?;
+            ensure!(
+                ckpt.arch == *arch && ckpt.h == h_max,
+                "{} is not a full-width {} network",
+                path.display(),
+                arch.name
+            );
+            Some((ckpt.params, format!("checkpoint `{}`", path.display())))
+        }
+        None => None,
+    };
+    // The slimmable net's file, re-encoded at fp32 and at int8: both columns are measured on the
+    // bytes a device would flash.
+    let slim = match &args.slimmable {
+        Some(path) => {
+            let file = std::fs::read(path).with_context(|| format!("reading slimmable net {}", path.display()))?;
+            let net = metamorph::format::read(&file)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("decoding {}", path.display()))?;
+            ensure!(
+                net.kind() == "slimmable" && net.arch == *arch,
+                "{} is not a slimmable {} network (metamorph-train slimmable writes one)",
+                path.display(),
+                arch.name
+            );
+            let owned = metamorph::format::OwnedHypernet::from_hypernet(&net).map_err(anyhow::Error::msg)?;
+            let encode = |dtype| owned.to_bytes_as(dtype).map_err(anyhow::Error::msg);
+            let files = [encode(metamorph::format::DType::F32)?, encode(metamorph::format::DType::I8)?];
+            Some((path.display().to_string(), files))
+        }
+        None => None,
+    };
     let recipe = match args.epochs {
         Some(n) => individual::Recipe::Epochs(n),
         None => individual::Recipe::Converge(Default::default()),
     };
-    let cache = args.cache.clone().unwrap_or_else(|| repo_root().join(".cache/individual"));
+    let cache = args.cache_dir();
     let log = |s: String| {
         if args.progress {
             eprintln!("{s}");
@@ -291,17 +332,8 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
         individual.push((acc, acc_int8, quantised.bytes, trained.epochs));
     }
 
-    let (base_params, base_source) = match &args.base {
-        Some(path) => {
-            let ckpt = Checkpoint::load(path, dev)?;
-            ensure!(
-                ckpt.arch == *arch && ckpt.h == h_max,
-                "{} is not a full-width {} network",
-                path.display(),
-                arch.name
-            );
-            (ckpt.params, format!("checkpoint `{}`", path.display()))
-        }
+    let (base_params, base_source) = match given_base {
+        Some(given) => given,
         None => (
             base_params.context("the sweep has no full-width member")?,
             format!("trained here: the 100 % individually trained net (seed {})", args.seed),
@@ -309,27 +341,6 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
     };
     let base_accuracy = base::evaluate(arch, h_max, &base_params, &test, dev)?;
 
-    // The slimmable net's file, re-encoded at fp32 and at int8: both columns are measured on the
-    // bytes a device would flash.
-    let slim = match &args.slimmable {
-        Some(path) => {
-            let file = std::fs::read(path).with_context(|| format!("reading slimmable net {}", path.display()))?;
-            let net = metamorph::format::read(&file)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("decoding {}", path.display()))?;
-            ensure!(
-                net.kind() == "slimmable" && net.arch == *arch,
-                "{} is not a slimmable {} network (metamorph-train slimmable writes one)",
-                path.display(),
-                arch.name
-            );
-            let owned = metamorph::format::OwnedHypernet::from_hypernet(&net).map_err(anyhow::Error::msg)?;
-            let encode = |dtype| owned.to_bytes_as(dtype).map_err(anyhow::Error::msg);
-            let files = [encode(metamorph::format::DType::F32)?, encode(metamorph::format::DType::I8)?];
-            Some((path.display().to_string(), files))
-        }
-        None => None,
-    };
     let mut rows = Vec::new();
     for (w, (individual, individual_int8, int8_bytes, individual_epochs)) in REPORT_WIDTHS.into_iter().zip(individual) {
         let h = arch.base_width(w);
@@ -432,6 +443,11 @@ pub fn write(report: &Report, dir: &Path) -> Result<Written> {
 /// Measures and writes a report; what `metamorph-train report` runs.
 pub fn run(args: &ReportArgs) -> Result<(Report, Written)> {
     metamorph_host::fs::check_writable(&args.out_dir().join("RESULTS.md"))?;
+    // The cache is written after the first net is trained: a folder that cannot be made or
+    // written is refused now. (Making it is what the first write would do anyway.)
+    let cache = args.cache_dir();
+    std::fs::create_dir_all(&cache).with_context(|| format!("creating the cache folder {}", cache.display()))?;
+    metamorph_host::fs::check_writable(&cache.join("individual.safetensors"))?;
     let report = measure(args)?;
     let written = write(&report, &args.out_dir())?;
     Ok((report, written))
