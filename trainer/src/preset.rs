@@ -6,6 +6,9 @@ use metamorph::spec::ArchSpec;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// Most random widths a sandwich step may add to its widest and narrowest member.
+pub const MAX_SANDWICH: usize = 8;
+
 /// Hyperparameters of base (ordinary) training.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,6 +139,14 @@ impl Preset {
         ensure!(f.sigma.is_finite() && f.sigma >= 0.0, "fit sigma must be a number >= 0, got {}", f.sigma);
         ensure!((0.0..=1.0).contains(&f.warmup), "fit warmup is a fraction in [0, 1], got {}", f.warmup);
         ensure!(f.distill.is_finite() && f.distill >= 0.0, "fit distill must be a number >= 0, got {}", f.distill);
+        ensure!(
+            f.self_distill.is_finite() && f.self_distill >= 0.0,
+            "fit self_distill must be a number >= 0, got {}",
+            f.self_distill
+        );
+        // Each sandwich member is a whole generated network per step; beyond a handful the step
+        // costs more than it can teach.
+        ensure!(f.sandwich <= MAX_SANDWICH, "fit sandwich is at most {MAX_SANDWICH} random widths, got {}", f.sandwich);
         let [lo, hi] = self.train_h;
         ensure!(
             self.arch.h_min <= lo && lo <= hi && hi <= self.arch.h_max,
