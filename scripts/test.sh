@@ -32,7 +32,8 @@ scripts/firmware.sh
 if rustup +nightly component list --installed 2>/dev/null | grep -q '^miri' &&
   rustup +nightly component list --installed 2>/dev/null | grep -q '^rust-src'; then
   cargo +nightly miri test -p metamorph --features matrixmultiply --lib --test spec_counts --test format_round_trip \
-    -- --skip random_configs_round_trip --skip quantised_round_trips_are_within_their_step
+    -- --skip random_configs_round_trip --skip quantised_round_trips_are_within_their_step \
+    --skip kernels_match_reference
 else
   echo "skipping Miri: no nightly toolchain with the miri and rust-src components" >&2
 fi
