@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(y, [1.1, -1.3, 6.3, 3.1, -2.3, 14.3]);
     }
 
-    /// Wide enough for the `matrixmultiply` kernel (the one `unsafe` block of the core), with odd
+    /// Wide enough for the `matrixmultiply` kernel (the core's `unsafe` call without `std`), with odd
     /// sizes and slices of exactly the lengths it may touch: under Miri
     /// (`cargo +nightly miri test -p metamorph --features matrixmultiply --lib`) any read or write
     /// outside them is reported. Integer values make every summation order exact.
