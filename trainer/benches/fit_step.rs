@@ -1,6 +1,7 @@
 //! Milliseconds per INR-fitting step of a preset (default mnist-mlp) at full and half width: the
 //! member generated from the INR, the classification loss on one batch, one backward pass, the
-//! AdamW and EMA updates. `scripts/fit-step-compare.sh` runs it beside the same step written in
+//! AdamW and EMA updates; in f32 and, where the preset fits quantisation-aware, also with the int8
+//! round trip of the INR's parameters that such a fit adds to every step. `scripts/fit-step-compare.sh` runs it beside the same step written in
 //! PyTorch (`scripts/fit_step_torch.py`) and states the ratio.
 //!
 //! `cargo bench -p metamorph-trainer --bench fit_step [-- PRESET]`
@@ -28,8 +29,12 @@ fn main() -> Result<()> {
     let job = FitJob { arch, target: &target, train: &train, test: &train, checkpoint_every: 0, device: &dev };
     let frozen = metamorph_trainer::inr::frozen_of(arch, &target);
     let mut rng = Rng::new(7);
-    for h in [arch.h_max as usize, arch.h_max as usize / 2] {
+    let modes = if preset.fit.int8_aware { vec![false, true] } else { vec![false] };
+    for (h, int8_aware) in
+        [arch.h_max as usize, arch.h_max as usize / 2].into_iter().flat_map(|h| modes.iter().map(move |&q| (h, q)))
+    {
         let mut state = FitState::new(arch, &preset, 0, &dev)?;
+        state.inr.int8_aware = int8_aware;
         let mut times = Vec::new();
         for k in 0..WARM_UP + TIMED {
             let images = (0..opts.batch).map(|_| rng.below(train.n)).collect();
@@ -42,7 +47,8 @@ fn main() -> Result<()> {
             }
         }
         times.sort_by(f64::total_cmp);
-        println!("fit step {name} h={h} batch={}: {:.2} ms (median of {TIMED})", opts.batch, times[TIMED / 2]);
+        let ms = times[TIMED / 2];
+        println!("fit step {name} h={h} batch={} int8_aware={int8_aware}: {ms:.2} ms (median of {TIMED})", opts.batch);
     }
     Ok(())
 }
