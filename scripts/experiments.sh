@@ -59,7 +59,8 @@ levers)
     echo "Produced by \`scripts/experiments.sh levers\`: \`metamorph-train fit --preset docs/experiments/levers/NAME.json --seed S\`"
     echo "for S in ${seeds[*]} (the seed also draws the base network). Each cell: mean test accuracy (%) of the exported"
     echo "files, K = 1, with the lowest and highest seed in brackets. The last column is the mean wall time of one run on"
-    echo "this machine ($(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1))."
+    echo "this machine ($(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)); it grows with whatever else runs there, so"
+    echo "compare the cost of a step with \`cargo bench -p metamorph-trainer --bench fit_step\` instead."
     echo
     echo "| experiment | change | widths | accuracy per width, mean [min, max] | file bytes | s / run |"
     echo "|---|---|---|---|---:|---:|"

@@ -5,13 +5,13 @@
 //! candle. `tests/inr_agreement.rs` checks the two INRs agree through a file round trip.
 
 use candle_core::{DType, Device, Result, Tensor, Var};
-use metamorph::format::blob::{dequantise_i8, quantise_i8};
 use metamorph::inr::coords::{Rows, Sample};
 use metamorph::inr::layout::Role;
 use metamorph::inr::InrConfig;
 use metamorph::spec::{ArchSpec, Morph, ParamInfo, ParamKind};
 
 use crate::net::param_shape;
+use crate::report::int8::round_trip;
 
 /// Coordinate noise for one generation: `None` is the noise-free grid (runtime sample 0).
 #[derive(Debug, Clone, Copy)]
@@ -134,20 +134,14 @@ impl Inr {
     }
 
     /// Read-out `[rows, O]` of morphed tensor `index` computed from the int8 round trip of its
-    /// stored segments ([`quantise_i8`], the one quantiser the file uses, one scale per segment),
+    /// stored segments ([`round_trip`], the file's quantiser, one scale per segment),
     /// with straight-through gradients: the forward pass sees exactly the int8 file's values, the
     /// backward pass treats rounding as the identity.
     fn int8_readout(&self, index: usize, feats: &Tensor) -> Result<Tensor> {
         let stats = self.reference_stats(index)?;
         let param = |role| -> Result<Tensor> {
             let t = self.stored(index, role, stats.as_ref())?;
-            let values = t.flatten_all()?.to_vec1::<f32>()?;
-            let mut bytes = vec![0u8; values.len()];
-            let scale = quantise_i8(&values, &mut bytes);
-            let mut rounded = vec![0f32; values.len()];
-            dequantise_i8(&bytes, scale, &mut rounded);
-            let rounded = Tensor::from_vec(rounded, t.shape(), t.device())?;
-            &t + (rounded - &t)?.detach()
+            &t + (round_trip(&t)? - &t)?.detach()
         };
         let h = self.hidden_of(feats, &param)?;
         linear(&h, &param(Role::OutputWeight)?, &param(Role::OutputBias)?)

@@ -26,16 +26,18 @@ pub struct Int8Net {
 
 /// Quantises every tensor of `params` to int8 with its own scale and decodes it back.
 pub fn quantise(params: &[Tensor]) -> Result<Int8Net> {
-    let mut out = Vec::with_capacity(params.len());
-    let mut bytes = 0u64;
-    for t in params {
-        let values = t.flatten_all()?.to_vec1::<f32>()?;
-        let mut stored = vec![0u8; values.len()];
-        let scale = quantise_i8(&values, &mut stored);
-        let mut decoded = vec![0.0f32; values.len()];
-        dequantise_i8(&stored, scale, &mut decoded);
-        out.push(Tensor::from_vec(decoded, t.shape(), t.device())?);
-        bytes += stored.len() as u64 + 4;
-    }
+    let out = params.iter().map(round_trip).collect::<candle_core::Result<Vec<_>>>()?;
+    let bytes = params.iter().map(|t| t.elem_count() as u64 + 4).sum();
     Ok(Int8Net { params: out, bytes })
+}
+
+/// `t` stored as int8 with one scale ([`quantise_i8`]) and decoded back: the values an int8 file
+/// holds. Also what quantisation-aware INR fitting trains on.
+pub fn round_trip(t: &Tensor) -> candle_core::Result<Tensor> {
+    let values = t.flatten_all()?.to_vec1::<f32>()?;
+    let mut stored = vec![0u8; values.len()];
+    let scale = quantise_i8(&values, &mut stored);
+    let mut decoded = vec![0.0f32; values.len()];
+    dequantise_i8(&stored, scale, &mut decoded);
+    Tensor::from_vec(decoded, t.shape(), t.device())
 }
