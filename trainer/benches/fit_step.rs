@@ -19,6 +19,7 @@ const WARM_UP: usize = 3;
 const TIMED: usize = 15;
 
 fn main() -> Result<()> {
+    metamorph_trainer::malloc::retain_freed_memory();
     let name = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_else(|| "mnist-mlp".into());
     let preset = Preset::load(&name)?;
     let (arch, dev) = (&preset.arch, Device::Cpu);

@@ -7,12 +7,14 @@
 
 pub mod base;
 pub mod bn;
+pub mod conv;
 pub mod data;
 pub mod device;
 pub mod export;
 pub mod fit;
 pub mod fold;
 pub mod inr;
+pub mod malloc;
 pub mod net;
 pub mod permute;
 pub mod preset;

@@ -191,6 +191,7 @@ struct PermuteArgs {
 
 fn main() -> std::process::ExitCode {
     metamorph_host::process::quiet_broken_pipe();
+    metamorph_trainer::malloc::retain_freed_memory();
     metamorph_host::process::exit_code(match Cli::parse().command {
         Command::Base(args) => run_base(args),
         Command::Permute(args) => run_permute(args),
