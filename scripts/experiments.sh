@@ -25,7 +25,7 @@ run() {
   name="$(basename "$preset" .json)-s$seed"
   log="$out/$name.log"
   start=$SECONDS
-  MALLOC_MMAP_THRESHOLD_=1000000000 "$train" fit --preset "$preset" --seed "$seed" -o "$out/$name.mmh" --quiet > "$log" 2>&1
+  "$train" fit --preset "$preset" --seed "$seed" -o "$out/$name.mmh" --quiet > "$log" 2>&1
   echo "$(sed -n 's/^ *h = *[0-9]*: \([0-9.]*\)%$/\1/p' "$log" | paste -sd'|') $((SECONDS - start)) $(stat -c %s "$out/$name.mmh")"
 }
 
