@@ -5,6 +5,7 @@
 //! runtime crate, which owns the format and the coordinate spec.
 #![deny(missing_docs)]
 
+pub mod adamw;
 pub mod base;
 pub mod bn;
 pub mod conv;

@@ -63,6 +63,12 @@ struct SlimArgs {
     /// Storage of the full-width tensors: f32, f16 or int8.
     #[arg(long, default_value = "f32", value_parser = parse_dtype)]
     dtype: DType,
+    /// Checkpoint file: written every --checkpoint-every steps, resumed from when it exists.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 100, value_parser = count(MAX_STEPS))]
+    checkpoint_every: usize,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -277,6 +283,8 @@ fn run_slimmable(args: SlimArgs) -> Result<()> {
     opts.max_steps = args.max_steps;
     opts.seed = args.run.seed;
     opts.progress = !args.run.quiet;
+    opts.checkpoint = args.checkpoint;
+    opts.checkpoint_every = args.checkpoint_every;
     let device = metamorph_trainer::device::device(&args.run.device)?;
     let table = slimmable::run(&args.preset, &opts, &args.out, args.dtype, &device)?;
     println!(

@@ -62,7 +62,7 @@ fn training_makes_every_width_better_than_chance_and_saves_a_checkpoint() {
     opts.progress = false;
     let train = Dataset::load("digits", Split::Train).unwrap();
     let test = Dataset::load("digits", Split::Test).unwrap();
-    let full = slimmable::train(&preset.arch, &opts, &train, &dev).unwrap();
+    let full = slimmable::train(&preset.arch, &opts, &train, &dev).unwrap().params;
     for h in [opts.range[0], 16, 32] {
         let acc =
             base::evaluate(&preset.arch, h, &slimmable::member(&preset.arch, &full, h).unwrap(), &test, &dev).unwrap();
@@ -90,4 +90,36 @@ fn int8_columns_are_the_decoded_file_bytes() {
     {
         assert_eq!(d, if p.morph.is_some() { q } else { f }, "{}", p.name());
     }
+}
+
+/// A run resumed from its checkpoint (here: the one written at step 42 of 46, mid-epoch) ends in
+/// the same parameters as an uninterrupted run, and writing checkpoints changes nothing; a
+/// checkpoint of other options is refused.
+#[test]
+fn a_resumed_slimmable_run_ends_in_the_same_parameters() {
+    let preset = Preset::load("digits-mlp").unwrap();
+    let dev = Device::Cpu;
+    let train = Dataset::load("digits", Split::Train).unwrap();
+    let mut opts = slimmable::SlimOptions::from_preset(&preset);
+    opts.epochs = 2;
+    opts.progress = false;
+    let per_epoch = train.n.div_ceil(opts.batch);
+    let uninterrupted = slimmable::train(&preset.arch, &opts, &train, &dev).unwrap();
+    assert_eq!(uninterrupted.resumed_at, 0);
+    let uninterrupted = flat(&uninterrupted.params);
+    let dir = tempfile::tempdir().unwrap();
+    opts.checkpoint = Some(dir.path().join("slim.ckpt"));
+    opts.checkpoint_every = 7;
+    let checkpointed = slimmable::train(&preset.arch, &opts, &train, &dev).unwrap();
+    assert_eq!(flat(&checkpointed.params), uninterrupted);
+    // The file now holds the last multiple of 7 before the end, mid-epoch; resuming from it runs
+    // the remaining steps only.
+    let last = 2 * per_epoch / 7 * 7;
+    assert!(last < 2 * per_epoch && last % per_epoch != 0);
+    let resumed = slimmable::train(&preset.arch, &opts, &train, &dev).unwrap();
+    assert_eq!(resumed.resumed_at, last);
+    assert_eq!(flat(&resumed.params), uninterrupted);
+    opts.seed += 1;
+    let err = slimmable::train(&preset.arch, &opts, &train, &dev).unwrap_err();
+    assert!(format!("{err:#}").contains("another slimmable run"), "{err:#}");
 }

@@ -1,6 +1,7 @@
 //! Checkpoints: the full [`FitState`] plus the target network, written atomically.
 
-use super::{adamw::AdamW, FitState};
+use super::FitState;
+use crate::adamw::AdamW;
 use crate::inr::Inr;
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor, Var};
@@ -17,10 +18,7 @@ pub fn save(path: &Path, state: &FitState, target: &[Tensor]) -> Result<()> {
     for (i, e) in state.ema.iter().enumerate() {
         map.insert(format!("ema.{i}"), e.clone());
     }
-    for (i, (m, v)) in state.opt.moments.iter().enumerate() {
-        map.insert(format!("adam_m.{i}"), m.clone());
-        map.insert(format!("adam_v.{i}"), v.clone());
-    }
+    state.opt.save_moments(&mut map);
     for (i, t) in target.iter().enumerate() {
         map.insert(format!("target.{i}"), t.clone());
     }
@@ -60,11 +58,10 @@ pub fn load(path: &Path, fresh: FitState, device: &Device) -> Result<(FitState, 
     anyhow::ensure!(gains.len() == mlps.len(), "checkpoint gains do not match the preset");
     let inr = Inr { cfg: fresh.inr.cfg, gains, mlps, reference: fresh.inr.reference, int8_aware: fresh.inr.int8_aware };
     let ema = (0..n).map(|i| get(format!("ema.{i}"))).collect::<Result<Vec<_>>>()?;
-    let moments =
-        (0..n).map(|i| Ok((get(format!("adam_m.{i}"))?, get(format!("adam_v.{i}"))?))).collect::<Result<Vec<_>>>()?;
     let counters = get("counters".into())?.to_vec1::<i64>()?;
     anyhow::ensure!(counters.len() == 2, "checkpoint counters malformed");
-    let opt = AdamW { config: fresh.opt.config, vars: inr.vars(), moments, t: counters[1] as usize };
+    let opt = AdamW::resume(inr.vars(), fresh.opt.config, counters[1] as usize, &map)
+        .with_context(|| format!("reading checkpoint {}", path.display()))?;
     let mut target = Vec::new();
     while let Some(t) = map.get(&format!("target.{}", target.len())) {
         target.push(t.clone());

@@ -17,7 +17,6 @@
 //! Every random choice of step `t` derives from `(seed, t)` alone, so a run resumed from a
 //! checkpoint continues exactly as the uninterrupted run would.
 
-pub mod adamw;
 pub mod checkpoint;
 pub mod command;
 
@@ -33,7 +32,7 @@ use metamorph::spec::ArchSpec;
 use crate::data::Dataset;
 use crate::inr::{Inr, Noise};
 use crate::preset::Preset;
-use adamw::{AdamW, AdamWConfig};
+use crate::adamw::{AdamW, AdamWConfig};
 use metamorph::rng::Rng;
 
 /// Everything that shapes a fitting run.

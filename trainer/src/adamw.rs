@@ -2,6 +2,7 @@
 //! needs them in the checkpoint, so the optimiser lives here (same update rule as PyTorch's).
 
 use candle_core::{backprop::GradStore, Result, Tensor, Var};
+use std::collections::HashMap;
 
 /// AdamW hyperparameters.
 #[derive(Debug, Clone, Copy)]
@@ -61,5 +62,30 @@ impl AdamW {
             var.set(&(decayed - (update * c.lr)?)?)?;
         }
         Ok(())
+    }
+
+    /// Adds the moments to a checkpoint's tensors (`adam_m.i`, `adam_v.i`; the step count `t` is
+    /// the caller's to store with its own counters).
+    pub fn save_moments(&self, map: &mut HashMap<String, Tensor>) {
+        for (i, (m, v)) in self.moments.iter().enumerate() {
+            map.insert(format!("adam_m.{i}"), m.clone());
+            map.insert(format!("adam_v.{i}"), v.clone());
+        }
+    }
+
+    /// The optimiser of `vars` resumed from the moments [`AdamW::save_moments`] wrote into `map`,
+    /// after `t` updates.
+    pub fn resume(vars: Vec<Var>, config: AdamWConfig, t: usize, map: &HashMap<String, Tensor>) -> anyhow::Result<Self> {
+        let moment = |name: String, var: &Var| -> anyhow::Result<Tensor> {
+            let m = map.get(&name).ok_or_else(|| anyhow::anyhow!("the checkpoint lacks tensor {name}"))?;
+            anyhow::ensure!(m.dims() == var.dims(), "checkpoint tensor {name} has shape {:?}, expected {:?}", m.dims(), var.dims());
+            Ok(m.clone())
+        };
+        let moments = vars
+            .iter()
+            .enumerate()
+            .map(|(i, var)| Ok((moment(format!("adam_m.{i}"), var)?, moment(format!("adam_v.{i}"), var)?)))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(AdamW { config, vars, moments, t })
     }
 }

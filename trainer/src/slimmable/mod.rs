@@ -6,7 +6,8 @@
 //! of the range and two random widths between them), the narrower members learn from the detached
 //! soft targets of the widest one (in-place distillation), the widest from the labels, and the
 //! summed loss takes one AdamW step. The learning rate follows a cosine from the preset's base rate
-//! to zero. Families are trained without BatchNorm: a slimmable net with BatchNorm needs statistics
+//! to zero. A run can checkpoint and resume bit for bit ([`checkpoint`]): every random choice of
+//! step `t` derives from `(seed, t)`. Families are trained without BatchNorm: a slimmable net with BatchNorm needs statistics
 //! calibrated per width, which a device without data cannot do.
 //!
 //! ```
@@ -18,17 +19,20 @@
 //! assert_eq!(half[2].dims(), &[16, 16]);
 //! ```
 
+pub mod checkpoint;
+
+use crate::adamw::{AdamW, AdamWConfig};
 use crate::base::init_params;
 use crate::data::Dataset;
 use crate::fit::distillation;
 use crate::net::{forward, param_shape};
 use anyhow::{ensure, Context, Result};
 use candle_core::{Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressStyle};
 use metamorph::format::OwnedHypernet;
-use metamorph::rng::Rng;
+use metamorph::rng::{mix64, Rng};
 use metamorph::spec::ArchSpec;
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// How a slimmable net is trained.
@@ -50,6 +54,10 @@ pub struct SlimOptions {
     pub max_steps: Option<usize>,
     /// Progress bar on stderr.
     pub progress: bool,
+    /// Checkpoint file: resumed from when it exists, written every `checkpoint_every` steps.
+    pub checkpoint: Option<PathBuf>,
+    /// Steps between checkpoints.
+    pub checkpoint_every: usize,
 }
 
 /// The member of base width `h` of the full-width parameters `full` (canonical order, shaped by
@@ -100,47 +108,67 @@ pub fn sandwich_loss(
     Ok((total, parts))
 }
 
-/// Trains a slimmable net of `arch` on `train` and returns its full-width parameters.
-pub fn train(arch: &ArchSpec, opts: &SlimOptions, train: &Dataset, device: &Device) -> Result<Vec<Tensor>> {
+/// A trained slimmable net.
+#[derive(Debug)]
+pub struct Slimmed {
+    /// Full-width parameters in canonical order.
+    pub params: Vec<Tensor>,
+    /// The step this run resumed from (0 for a fresh run).
+    pub resumed_at: usize,
+}
+
+/// Trains a slimmable net of `arch` on `train`. With `opts.checkpoint`, resumes from that file
+/// when it exists and rewrites it every `opts.checkpoint_every` steps, so that an interrupted run
+/// ends in the same bytes.
+pub fn train(arch: &ArchSpec, opts: &SlimOptions, train: &Dataset, device: &Device) -> Result<Slimmed> {
     let [lo, hi] = opts.range;
     ensure!(lo <= hi && hi == arch.h_max as usize, "range [{lo}, {hi}] must end at h_max = {}", arch.h_max);
     arch.check_h(lo).map_err(anyhow::Error::msg).with_context(|| format!("narrowest width {lo}"))?;
-    let vars: Vec<Var> =
-        init_params(arch, hi, opts.seed, device)?.iter().map(Var::from_tensor).collect::<candle_core::Result<_>>()?;
-    let mut opt = AdamW::new(vars.clone(), ParamsAdamW { lr: opts.lr, ..Default::default() })?;
+    let init = init_params(arch, hi, opts.seed, device)?;
+    let config = AdamWConfig { lr: opts.lr, ..Default::default() };
+    let (mut opt, mut done) = match opts.checkpoint.as_ref().filter(|p| p.exists()) {
+        Some(path) => checkpoint::load(path, arch, opts, &init, config, device)?,
+        None => (AdamW::new(init.iter().map(Var::from_tensor).collect::<candle_core::Result<_>>()?, config)?, 0),
+    };
     let steps_per_epoch = train.n.div_ceil(opts.batch.max(1));
     let total = opts.max_steps.map_or(opts.epochs * steps_per_epoch, |m| m.min(opts.epochs * steps_per_epoch));
     let bar = if opts.progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template(
         "slimmable [{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta} {msg}",
     )?);
-    let mut rng = Rng::new(opts.seed ^ 0x51_1e);
+    bar.set_position(done as u64);
+    let resumed_at = done;
     let start = Instant::now();
-    let mut step = 0;
-    'epochs: for epoch in 0..opts.epochs {
-        for idx in train.batches(opts.batch, Some(opts.seed.wrapping_add(epoch as u64 + 1))) {
+    'epochs: for epoch in done / steps_per_epoch..opts.epochs {
+        let batches = train.batches(opts.batch, Some(opts.seed.wrapping_add(epoch as u64 + 1)));
+        for (step, idx) in (epoch * steps_per_epoch..).zip(batches).skip(done - epoch * steps_per_epoch) {
             if step == total {
                 break 'epochs;
             }
-            let lr = opts.lr * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos());
-            opt.set_learning_rate(lr);
+            opt.config.lr = opts.lr * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos());
             let (x, y) = train.batch(&idx, device)?;
-            let full: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+            let full: Vec<Tensor> = opt.vars.iter().map(|v| v.as_tensor().clone()).collect();
+            let mut rng = Rng::new(mix64(opts.seed ^ 0x51_1e ^ mix64(step as u64)));
             let widths = crate::sandwich::widths(opts.range, opts.random_widths, &mut rng);
             let (loss, parts) = sandwich_loss(arch, &full, &widths, &x, &y)?;
             let value = loss.to_scalar::<f32>()?;
             ensure!(value.is_finite(), "loss became {value} at step {step}; lower the learning rate");
-            opt.backward_step(&loss)?;
-            step += 1;
+            opt.step(&loss.backward()?, f64::INFINITY)?;
+            done = step + 1;
             bar.set_message(format!("epoch {} ce(h={hi}) {:.3}", epoch + 1, parts[0].to_scalar::<f32>()?));
             bar.inc(1);
+            if let Some(path) = opts.checkpoint.as_ref().filter(|_| done.is_multiple_of(opts.checkpoint_every.max(1))) {
+                checkpoint::save(path, arch, opts, &opt, done).context("writing checkpoint")?;
+            }
         }
     }
     bar.finish_and_clear();
     if opts.progress {
-        eprintln!("slimmable {}: {step} steps in {:.0} s", arch.name, start.elapsed().as_secs_f64());
+        let from = if resumed_at > 0 { format!(" (resumed at step {resumed_at})") } else { String::new() };
+        eprintln!("slimmable {}: {done} steps{from}, {:.0} s in this run", arch.name, start.elapsed().as_secs_f64());
     }
-    vars.iter().map(|v| Ok(v.as_tensor().copy()?)).collect()
+    let params = opt.vars.iter().map(|v| Ok(v.as_tensor().copy()?)).collect::<Result<_>>()?;
+    Ok(Slimmed { params, resumed_at })
 }
 
 impl SlimOptions {
@@ -157,14 +185,16 @@ impl SlimOptions {
             seed: 0,
             max_steps: None,
             progress: true,
+            checkpoint: None,
+            checkpoint_every: 100,
         }
     }
 }
 
 /// Trains preset `preset_name`'s slimmable net with `opts` and exports it as a hypernet file with
 /// the slimmable generator (its full-width tensors stored as `dtype`), with an accuracy table
-/// measured on the exported bytes; what `metamorph-train slimmable` runs. Checks that `out` can be
-/// written before training. Returns the table.
+/// measured on the exported bytes; what `metamorph-train slimmable` runs. Checks that `out` and
+/// the checkpoint can be written before training. Returns the table.
 pub fn run(
     preset_name: &str,
     opts: &SlimOptions,
@@ -175,12 +205,15 @@ pub fn run(
     let preset = crate::preset::Preset::load(preset_name)?;
     preset.check_width("--h-min", opts.range[0])?;
     ensure!(opts.epochs >= 1, "slimmable training needs at least 1 epoch");
-    metamorph_host::fs::check_writable(out)?;
+    for path in std::iter::once(out).chain(opts.checkpoint.as_deref()) {
+        metamorph_host::fs::check_writable(path)?;
+    }
     let train_set = Dataset::load(&preset.dataset, crate::data::Split::Train)?;
     let test_set = Dataset::load(&preset.dataset, crate::data::Split::Test)?;
     let arch = &preset.arch;
-    let full =
-        train(arch, opts, &train_set, device).with_context(|| format!("training the slimmable {} net", arch.name))?;
+    let full = train(arch, opts, &train_set, device)
+        .with_context(|| format!("training the slimmable {} net", arch.name))?
+        .params;
     let full = full.iter().map(|t| Ok(t.flatten_all()?.to_vec1::<f32>()?)).collect::<Result<Vec<_>>>()?;
     let mut owned = OwnedHypernet::slimmable(arch.clone(), full, &preset.dataset).map_err(anyhow::Error::msg)?;
     owned.trained_h = opts.range.map(|h| h as u16);
