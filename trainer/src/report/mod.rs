@@ -306,7 +306,8 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
     let mut seconds = Timings::default();
     let mut individual = Vec::new();
     let mut base_params: Option<Vec<Tensor>> = None;
-    for w in REPORT_WIDTHS {
+    // Narrowest first: they train fastest, so a sweep cut short leaves the most nets cached.
+    for w in REPORT_WIDTHS.into_iter().rev() {
         let h = arch.base_width(w);
         let mut opts = BaseOptions::from_preset(&preset, Some(h));
         opts.seed = args.seed;
@@ -331,6 +332,7 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
         }
         individual.push((acc, acc_int8, quantised.bytes, trained.epochs));
     }
+    individual.reverse();
 
     let (base_params, base_source) = match given_base {
         Some(given) => given,
