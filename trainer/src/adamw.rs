@@ -75,10 +75,20 @@ impl AdamW {
 
     /// The optimiser of `vars` resumed from the moments [`AdamW::save_moments`] wrote into `map`,
     /// after `t` updates.
-    pub fn resume(vars: Vec<Var>, config: AdamWConfig, t: usize, map: &HashMap<String, Tensor>) -> anyhow::Result<Self> {
+    pub fn resume(
+        vars: Vec<Var>,
+        config: AdamWConfig,
+        t: usize,
+        map: &HashMap<String, Tensor>,
+    ) -> anyhow::Result<Self> {
         let moment = |name: String, var: &Var| -> anyhow::Result<Tensor> {
             let m = map.get(&name).ok_or_else(|| anyhow::anyhow!("the checkpoint lacks tensor {name}"))?;
-            anyhow::ensure!(m.dims() == var.dims(), "checkpoint tensor {name} has shape {:?}, expected {:?}", m.dims(), var.dims());
+            anyhow::ensure!(
+                m.dims() == var.dims(),
+                "checkpoint tensor {name} has shape {:?}, expected {:?}",
+                m.dims(),
+                var.dims()
+            );
             Ok(m.clone())
         };
         let moments = vars

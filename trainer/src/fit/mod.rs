@@ -29,10 +29,10 @@ use metamorph::inr::coords;
 use metamorph::rng::mix64;
 use metamorph::spec::ArchSpec;
 
+use crate::adamw::{AdamW, AdamWConfig};
 use crate::data::Dataset;
 use crate::inr::{Inr, Noise};
 use crate::preset::Preset;
-use crate::adamw::{AdamW, AdamWConfig};
 use metamorph::rng::Rng;
 
 /// Everything that shapes a fitting run.

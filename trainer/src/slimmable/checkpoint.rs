@@ -14,7 +14,15 @@ use std::path::Path;
 fn options(arch: &ArchSpec, opts: &SlimOptions) -> String {
     format!(
         "{} h_max {} widths {:?} epochs {} batch {} lr {} random widths {} seed {} max steps {:?}",
-        arch.name, arch.h_max, opts.range, opts.epochs, opts.batch, opts.lr, opts.random_widths, opts.seed, opts.max_steps
+        arch.name,
+        arch.h_max,
+        opts.range,
+        opts.epochs,
+        opts.batch,
+        opts.lr,
+        opts.random_widths,
+        opts.seed,
+        opts.max_steps
     )
 }
 
@@ -56,12 +64,21 @@ pub fn load(
         .enumerate()
         .map(|(i, t)| {
             let p = get(&format!("param.{i}"))?;
-            ensure!(p.dims() == t.dims(), "checkpoint tensor param.{i} has shape {:?}, expected {:?}", p.dims(), t.dims());
+            ensure!(
+                p.dims() == t.dims(),
+                "checkpoint tensor param.{i} has shape {:?}, expected {:?}",
+                p.dims(),
+                t.dims()
+            );
             Ok(Var::from_tensor(p)?)
         })
         .collect::<Result<Vec<_>>>()?;
     let counters = get("counters")?.to_vec1::<i64>()?;
-    ensure!(counters.len() == 2 && counters.iter().all(|&c| c >= 0), "checkpoint {} has malformed counters", path.display());
+    ensure!(
+        counters.len() == 2 && counters.iter().all(|&c| c >= 0),
+        "checkpoint {} has malformed counters",
+        path.display()
+    );
     let opt = AdamW::resume(vars, config, counters[1] as usize, &map).with_context(what)?;
     Ok((opt, counters[0] as usize))
 }
