@@ -115,7 +115,7 @@ fn a_resumed_slimmable_run_ends_in_the_same_parameters() {
     // The file now holds the last multiple of 7 before the end, mid-epoch; resuming from it runs
     // the remaining steps only.
     let last = 2 * per_epoch / 7 * 7;
-    assert!(last < 2 * per_epoch && last % per_epoch != 0);
+    assert!(last < 2 * per_epoch && !last.is_multiple_of(per_epoch));
     let resumed = slimmable::train(&preset.arch, &opts, &train, &dev).unwrap();
     assert_eq!(resumed.resumed_at, last);
     assert_eq!(flat(&resumed.params), uninterrupted);
