@@ -84,11 +84,47 @@ fn converging_keeps_the_best_validation_epoch() {
     let mut opts = BaseOptions::from_preset(&preset, Some(8));
     opts.progress = false;
     let how = base::Converge { validation: 0.2, patience: 1, decays: 1, max_epochs: 12 };
-    let c = base::converge(&preset.arch, &opts, &how, &train, &Device::Cpu).unwrap();
+    let c = base::converge(&preset.arch, &opts, &how, &train, None, &Device::Cpu).unwrap();
     assert!(c.best_epoch >= 1 && c.best_epoch <= c.epochs && c.epochs <= how.max_epochs, "{c:?}");
     // The kept parameters are the ones whose validation accuracy was recorded, on the same split.
     let (_, val) = train.split(how.validation, opts.seed).unwrap();
     let acc = base::evaluate(&preset.arch, 8, &c.params, &val, &Device::Cpu).unwrap();
     assert_eq!(acc, c.val_accuracy);
     assert!(acc > 0.8, "{acc}");
+}
+
+/// A converging run with a checkpoint ends in the same net as one without; one stopped by a lower
+/// epoch cap resumes from its checkpoint under the full cap and still ends in that net (BatchNorm
+/// statistics, optimiser moments and the best epoch so far all restored); a checkpoint of another
+/// run is refused.
+#[test]
+fn a_converge_resumed_from_its_checkpoint_ends_in_the_same_net() {
+    let flat = |ts: &[candle_core::Tensor]| -> Vec<Vec<f32>> {
+        ts.iter().map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap()).collect()
+    };
+    // An MLP, and a LeNet with BatchNorm on a slice of MNIST.
+    for (name, h, examples) in [("digits-mlp", 8, usize::MAX), ("mnist-lenet", 4, 600)] {
+        let preset = Preset::load(name).unwrap();
+        let train = Dataset::load(&preset.dataset, Split::Train).unwrap();
+        let train = train.take(examples.min(train.n));
+        let mut opts = BaseOptions::from_preset(&preset, Some(h));
+        opts.progress = false;
+        assert_eq!(opts.bn, name == "mnist-lenet");
+        // Patience 2 and one decay: at least 5 epochs.
+        let how = base::Converge { validation: 0.2, patience: 2, decays: 1, max_epochs: 8 };
+        let straight = base::converge(&preset.arch, &opts, &how, &train, None, &Device::Cpu).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ck = dir.path().join("net.partial");
+        let capped = base::Converge { max_epochs: 3, ..how.clone() };
+        let first = base::converge(&preset.arch, &opts, &capped, &train, Some(&ck), &Device::Cpu).unwrap();
+        assert_eq!((first.epochs, first.resumed_at), (3, 0), "{name}");
+        let resumed = base::converge(&preset.arch, &opts, &how, &train, Some(&ck), &Device::Cpu).unwrap();
+        assert_eq!(resumed.resumed_at, 3, "{name}");
+        assert_eq!((resumed.epochs, resumed.best_epoch), (straight.epochs, straight.best_epoch), "{name}");
+        assert_eq!(resumed.val_accuracy, straight.val_accuracy, "{name}");
+        assert_eq!(flat(&resumed.params), flat(&straight.params), "{name}");
+        opts.seed += 1;
+        let err = base::converge(&preset.arch, &opts, &how, &train, Some(&ck), &Device::Cpu).unwrap_err();
+        assert!(format!("{err:#}").contains("belongs to another run"), "{name}: {err:#}");
+    }
 }

@@ -57,7 +57,8 @@ pub struct Individual {
 }
 
 /// The net of base width `opts.h` trained by `recipe`: read from `cache` when a net with the same
-/// key is there, else trained on `train` and written there.
+/// key is there, else trained on `train` and written there. Converging checkpoints every epoch
+/// next to it (`.partial`), so a sweep cut short resumes that net where it stopped.
 pub fn get(
     cache: Option<&Path>,
     arch: &ArchSpec,
@@ -76,9 +77,13 @@ pub fn get(
         let epochs = [number("epochs")? as usize, number("kept_epoch")? as usize];
         return Ok(Individual { params: ckpt.params, epochs, seconds: number("seconds")?, cached: true });
     }
+    if let Some(dir) = path.as_ref().and_then(|p| p.parent()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating the cache folder {}", dir.display()))?;
+    }
+    let partial = path.as_ref().map(|p| p.with_extension("partial"));
     let (params, epochs, seconds) = match recipe {
         Recipe::Converge(how) => {
-            let c = base::converge(arch, opts, how, train, device)?;
+            let c = base::converge(arch, opts, how, train, partial.as_deref(), device)?;
             (c.params, [c.epochs, c.best_epoch], c.seconds)
         }
         Recipe::Epochs(n) => {
@@ -89,9 +94,6 @@ pub fn get(
         }
     };
     if let Some(path) = &path {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating the cache folder {}", dir.display()))?;
-        }
         let metadata = HashMap::from([
             ("epochs".to_string(), epochs[0].to_string()),
             ("kept_epoch".to_string(), epochs[1].to_string()),
@@ -99,6 +101,9 @@ pub fn get(
             ("recipe".to_string(), format!("{recipe:?}")),
         ]);
         Checkpoint { arch: arch.clone(), h: opts.h, params: params.clone(), metadata }.save(path)?;
+        if let Some(partial) = partial.filter(|p| p.exists()) {
+            std::fs::remove_file(&partial).with_context(|| format!("removing {}", partial.display()))?;
+        }
     }
     Ok(Individual { params, epochs, seconds, cached: false })
 }

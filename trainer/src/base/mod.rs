@@ -13,6 +13,11 @@
 //! assert!((0.0..=1.0).contains(&acc));
 //! ```
 
+mod converge;
+
+pub use converge::{converge, Converge, Converged};
+
+use crate::adamw::{AdamW, AdamWConfig};
 use crate::bn::BatchNorm;
 use crate::data::{Dataset, Split};
 use crate::fold::fold_all;
@@ -20,7 +25,6 @@ use crate::net::{forward, forward_with, param_shape};
 use crate::preset::Preset;
 use anyhow::{bail, ensure, Context, Result};
 use candle_core::{DType, Device, Tensor, Var, D};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressStyle};
 use metamorph::rng::Rng;
 use metamorph::spec::{ArchSpec, Layer, ParamKind};
@@ -169,7 +173,7 @@ impl<'a> Session<'a> {
             trainable.push(bn.gamma.clone());
             trainable.push(bn.beta.clone());
         }
-        let opt = AdamW::new(trainable, ParamsAdamW { lr: opts.lr, ..Default::default() })?;
+        let opt = AdamW::new(trainable, AdamWConfig { lr: opts.lr, ..Default::default() })?;
         Ok(Session { arch, h, vars, bns, opt, device })
     }
 
@@ -196,7 +200,7 @@ impl<'a> Session<'a> {
                 None => Ok(t),
             })?;
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-            self.opt.backward_step(&loss)?;
+            self.opt.step(&loss.backward()?, f64::INFINITY)?;
             let l = loss.to_scalar::<f32>()?;
             losses.push(l);
             stats.seen += idx.len();
@@ -266,101 +270,6 @@ pub fn train(arch: &ArchSpec, opts: &BaseOptions, train: &Dataset, test: &Datase
         test_accuracy = evaluate(arch, opts.h, &params, test, device)?;
     }
     Ok(Trained { params, losses, test_accuracy, seconds: start.elapsed().as_secs_f64() })
-}
-
-/// Training until the net stops improving, judged on a validation split carved from the training
-/// set (never the test set).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Converge {
-    /// Fraction of the training set held out for validation (after a shuffle seeded by the
-    /// run's seed).
-    pub validation: f32,
-    /// Epochs without a new best validation accuracy before the learning rate drops tenfold or,
-    /// once it has dropped `decays` times, training stops.
-    pub patience: usize,
-    /// Tenfold learning-rate drops before stopping.
-    pub decays: usize,
-    /// Hard cap on epochs.
-    pub max_epochs: usize,
-}
-
-impl Default for Converge {
-    /// 10 % validation, patience 3, two decays, at most 60 epochs.
-    fn default() -> Self {
-        Converge { validation: 0.1, patience: 3, decays: 2, max_epochs: 60 }
-    }
-}
-
-/// Result of [`converge`].
-#[derive(Debug, Clone)]
-pub struct Converged {
-    /// The parameters of the epoch with the best validation accuracy (BatchNorm folded).
-    pub params: Vec<Tensor>,
-    /// Their validation accuracy.
-    pub val_accuracy: f32,
-    /// The epoch (1-based) they come from.
-    pub best_epoch: usize,
-    /// Epochs run in all.
-    pub epochs: usize,
-    /// Wall-clock seconds.
-    pub seconds: f64,
-}
-
-/// Trains the member at width `opts.h` (learning rate, batch, BatchNorm and seed from `opts`;
-/// `opts.epochs` is ignored) on the part of `train` that [`Dataset::split`] keeps, until
-/// validation accuracy on the held-out part stops improving as `how` says, and returns the best
-/// epoch's parameters.
-pub fn converge(
-    arch: &ArchSpec,
-    opts: &BaseOptions,
-    how: &Converge,
-    train: &Dataset,
-    device: &Device,
-) -> Result<Converged> {
-    ensure!(how.max_epochs > 0 && how.patience > 0, "converging needs max_epochs and patience above 0");
-    let start = Instant::now();
-    let (fit, val) = train.split(how.validation, opts.seed)?;
-    let mut session = Session::new(arch, opts, &fit, device)?;
-    let steps_per_epoch = fit.n.div_ceil(opts.batch.max(1));
-    let limit = opts.max_steps.unwrap_or(usize::MAX);
-    let bar =
-        progress_bar(opts.progress, how.max_epochs * steps_per_epoch, format!("converge {} h={}", arch.name, opts.h));
-    let mut losses = Vec::new();
-    let (mut best, mut since, mut decays, mut lr) = (None::<(f32, usize, Vec<Tensor>)>, 0, 0, opts.lr);
-    let mut epochs = 0;
-    for epoch in 0..how.max_epochs {
-        if losses.len() >= limit {
-            break;
-        }
-        let stats = session.epoch(&fit, opts.batch, epoch_seed(opts.seed, epoch), &mut losses, limit, &bar)?;
-        epochs = epoch + 1;
-        let params = session.folded()?;
-        let acc = evaluate(arch, opts.h, &params, &val, device)?;
-        if opts.progress {
-            bar.suspend(|| {
-                eprintln!("epoch {epochs}: {}, validation acc {:.2}% (lr {lr:.1e})", stats.line(), 100.0 * acc)
-            });
-        }
-        if best.as_ref().is_none_or(|(b, ..)| acc > *b) {
-            best = Some((acc, epochs, params));
-            since = 0;
-            continue;
-        }
-        since += 1;
-        if since < how.patience {
-            continue;
-        }
-        if decays == how.decays {
-            break;
-        }
-        decays += 1;
-        since = 0;
-        lr *= 0.1;
-        session.opt.set_learning_rate(lr);
-    }
-    bar.finish_and_clear();
-    let (val_accuracy, best_epoch, params) = best.context("converging ran no epoch")?;
-    Ok(Converged { params, val_accuracy, best_epoch, epochs, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// A member's parameters with what they belong to: the unit saved by base training.
