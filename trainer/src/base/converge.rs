@@ -149,14 +149,9 @@ fn done(how: &Converge, at: &Progress) -> bool {
 /// a run stopped by its cap continues under a higher one.
 fn identity(arch: &ArchSpec, opts: &BaseOptions, how: &Converge) -> String {
     format!(
-        "{} h {} batch {} lr {} bn {} seed {} max steps {:?} validation {} patience {} decays {}",
+        "{}|{}|validation={}|patience={}|decays={}",
         arch.name,
-        opts.h,
-        opts.batch,
-        opts.lr,
-        opts.bn,
-        opts.seed,
-        opts.max_steps,
+        opts.shaping(),
         how.validation,
         how.patience,
         how.decays

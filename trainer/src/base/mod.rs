@@ -67,6 +67,15 @@ impl BaseOptions {
             progress: true,
         }
     }
+
+    /// Everything here that shapes the trained net except the epoch count (the caller's recipe
+    /// says how long to train), as text: part of the names of cached and checkpointed nets.
+    pub fn shaping(&self) -> String {
+        format!(
+            "h={}|batch={}|lr={}|bn={}|seed={}|max_steps={:?}",
+            self.h, self.batch, self.lr, self.bn, self.seed, self.max_steps
+        )
+    }
 }
 
 /// Result of [`train`].

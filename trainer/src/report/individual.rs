@@ -111,17 +111,12 @@ pub fn get(
 /// FNV-1a of everything that determines the trained net.
 fn key(arch: &ArchSpec, opts: &BaseOptions, recipe: &Recipe, train: &Dataset) -> u64 {
     let text = format!(
-        "{}|{}|{:?}|{}|h={}|batch={}|lr={}|bn={}|seed={}|max_steps={:?}|{recipe:?}",
+        "{}|{}|{:?}|{}|{}|{recipe:?}",
         serde_json::to_string(arch).unwrap_or_default(),
         train.n,
         train.shape,
         train.labels.iter().map(|&l| l as u64).sum::<u64>(),
-        opts.h,
-        opts.batch,
-        opts.lr,
-        opts.bn,
-        opts.seed,
-        opts.max_steps,
+        opts.shaping(),
     );
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
