@@ -54,7 +54,9 @@ impl AdamW {
         let (bc1, bc2) = (1.0 - c.beta1.powi(self.t as i32), 1.0 - c.beta2.powi(self.t as i32));
         for (var, (m, v)) in self.vars.iter().zip(self.moments.iter_mut()) {
             let Some(g) = grads.get(var.as_tensor()) else { continue };
-            let g = g.clamp(-clip, clip)?;
+            // A variable's gradient still carries the graph of the step's forward pass; moments
+            // built from it would chain every step's graph to the next, and keep them all alive.
+            let g = g.detach().clamp(-clip, clip)?;
             *m = ((&*m * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
             *v = ((&*v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
             let update = ((&*m / bc1)? / ((&*v / bc2)?.sqrt()? + c.eps)?)?;
@@ -97,5 +99,24 @@ impl AdamW {
             .map(|(i, var)| Ok((moment(format!("adam_m.{i}"), var)?, moment(format!("adam_v.{i}"), var)?)))
             .collect::<anyhow::Result<_>>()?;
         Ok(AdamW { config, vars, moments, t })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// A variable's gradient carries the forward graph; the moments built from it must not.
+    #[test]
+    fn the_moments_hold_no_graph() {
+        let a = Var::new(&[[1f32, -2.]], &Device::Cpu).unwrap();
+        let w = Var::new(&[[3f32], [4.]], &Device::Cpu).unwrap();
+        let grads = a.matmul(&w).unwrap().sum_all().unwrap().backward().unwrap();
+        // The gradient of a product's right factor is built from the left one, a variable.
+        assert!(grads.get(w.as_tensor()).unwrap().track_op(), "the gradient is expected to carry its graph");
+        let mut opt = AdamW::new(vec![a, w], AdamWConfig::default()).unwrap();
+        opt.step(&grads, f64::INFINITY).unwrap();
+        assert!(opt.moments.iter().all(|(m, v)| !m.track_op() && !v.track_op()));
     }
 }

@@ -147,7 +147,9 @@ impl FitState {
         let grads = loss.backward()?;
         self.opt.step(&grads, opts.clip)?;
         for (e, v) in self.ema.iter_mut().zip(self.inr.vars()) {
-            *e = ((&*e * opts.ema)? + (v.as_tensor() * (1.0 - opts.ema))?)?;
+            // Detached: built from the variable, the average would otherwise chain to every
+            // earlier one and keep them all alive.
+            *e = ((&*e * opts.ema)? + (v.as_tensor() * (1.0 - opts.ema))?)?.detach();
         }
         self.step += 1;
         Ok(())
