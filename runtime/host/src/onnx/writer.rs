@@ -39,8 +39,8 @@ impl Provenance {
 /// Encodes the member of base width `h` with parameters `params` (all tensors in canonical
 /// order, `arch.costs(h).params` long) as ONNX model bytes. See the [module docs](super).
 ///
-/// Errors if `h` is outside the family's range, `params` has the wrong length, or a parameter
-/// is not finite.
+/// Errors if `arch` does not validate ([`ArchSpec::validate`]), `h` is outside the family's range,
+/// `params` has the wrong length, or a parameter is not finite.
 pub fn to_onnx(arch: &ArchSpec, h: usize, params: &[f32], provenance: &Provenance) -> Result<Vec<u8>> {
     Ok(to_model_proto(arch, h, params, provenance)?.encode_to_vec())
 }
@@ -48,6 +48,8 @@ pub fn to_onnx(arch: &ArchSpec, h: usize, params: &[f32], provenance: &Provenanc
 /// Like [`to_onnx`], but returns the protobuf message instead of its bytes.
 pub fn to_model_proto(arch: &ArchSpec, h: usize, params: &[f32], provenance: &Provenance) -> Result<ModelProto> {
     let family = arch.name.as_str();
+    // The fields are public, so a spec may never have been through `ArchSpec::new`.
+    arch.validate().with_context(|| format!("{family}: invalid spec"))?;
     arch.check_h(h).with_context(|| format!("{family}: base width {h} outside [{}, {}]", arch.h_min, arch.h_max))?;
     let costs = arch.costs(h).with_context(|| format!("{family} at h = {h}"))?;
     ensure!(params.len() == costs.params, "{family} at h = {h} has {} parameters, got {}", costs.params, params.len());
