@@ -207,12 +207,13 @@ impl Graph {
         self.node("Flatten", format!("layer{index}.flatten"), &[x], vec![int("axis", 1)])
     }
 
-    /// `skip + α · x`: `Mul` by the scalar branch scale, then `Add`.
+    /// `skip + α · x`: `Mul` by the scalar branch scale, then `Add`. The `Mul` node is not named
+    /// `layer<i>.scale`: that is the scale's initializer, and tract names its nodes after both.
     fn add_scaled(&mut self, index: usize, x: &str, skip: &str, p: &[ParamInfo], params: &[f32]) -> Result<String> {
         let [alpha] = p else { bail!("expected one scale tensor, found {}", p.len()) };
         ensure!(alpha.kind == ParamKind::Scale, "expected a scale tensor, found {:?}", alpha.kind);
         let an = self.init(alpha, &[1], params);
-        let scaled = self.node("Mul", format!("layer{index}.scale"), &[x, &an], vec![]);
+        let scaled = self.node("Mul", format!("layer{index}.mul"), &[x, &an], vec![]);
         Ok(self.node("Add", format!("layer{index}.add"), &[skip, &scaled], vec![]))
     }
 

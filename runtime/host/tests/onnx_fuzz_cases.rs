@@ -1,0 +1,48 @@
+//! The cases the `onnx` fuzz target found, each with its crashing input kept in
+//! `fuzz/regressions/onnx/`: the writer refuses every spec that does not validate, even one built
+//! field by field instead of through `ArchSpec::new`, and tract loads and runs every model it
+//! writes, with the native executor's logits.
+
+use metamorph::spec::{ArchSpec, Layer};
+use metamorph_host::engine::{Engine, NativeEngine, Source, TractEngine};
+use metamorph_host::onnx::{to_model_proto, to_onnx, Provenance};
+use std::collections::HashSet;
+
+/// A valid one-layer spec whose fields the cases then set.
+fn base() -> ArchSpec {
+    ArchSpec::new("fuzz", [1, 1, 1], 1, 1, &[Layer::Flatten]).unwrap()
+}
+
+/// `crash-1b8e64ff…`: input `[1, 0, 0]`, `h_min = h_max = 0`, no layers, at `h = 0`. The writer
+/// checked only that `h` lay in `[h_min, h_max]` and wrote a model with an empty input.
+#[test]
+fn zero_widths_and_an_empty_input_are_refused() {
+    let mut arch = base();
+    arch.input = [1, 0, 0];
+    (arch.h_max, arch.h_min) = (0, 0);
+    arch.layers.clear();
+    let err = to_onnx(&arch, 0, &[], &Provenance::default()).unwrap_err();
+    assert!(format!("{err:#}").contains("fuzz: invalid spec"), "{err:#}");
+}
+
+/// `crash-c07e8d04…`: `Flatten → Save → AddScaled`. The branch scale's `Mul` node was named
+/// `layer2.scale`, like the scale's initializer; tract makes a node of each, and its
+/// debug-assertion build refused the model ("duplicate name for node"). Every node and
+/// initializer name is now distinct, and tract runs the model with the native executor's logits.
+#[test]
+fn a_residual_scale_has_distinct_names_and_loads_in_tract() {
+    let arch = ArchSpec::new("fuzz", [1, 5, 6], 6, 4, &[Layer::Flatten, Layer::Save, Layer::AddScaled]).unwrap();
+    let params = [0.25];
+    let model = to_model_proto(&arch, 6, &params, &Provenance::default()).unwrap();
+    let graph = model.graph.unwrap();
+    let names: Vec<&str> =
+        graph.node.iter().map(|n| n.name.as_str()).chain(graph.initializer.iter().map(|t| t.name.as_str())).collect();
+    let distinct: HashSet<&str> = names.iter().copied().collect();
+    assert_eq!(distinct.len(), names.len(), "node and initializer names {names:?}");
+
+    let bytes = to_onnx(&arch, 6, &params, &Provenance::default()).unwrap();
+    let mut tract = TractEngine::load(&Source::Onnx(&bytes)).unwrap();
+    let mut native = NativeEngine::load(&Source::Params { arch: &arch, h: 6, params: &params }).unwrap();
+    let input: Vec<f32> = (0..30).map(|i| i as f32 / 30.0).collect();
+    assert_eq!(tract.run(&input, 1).unwrap(), native.run(&input, 1).unwrap());
+}
