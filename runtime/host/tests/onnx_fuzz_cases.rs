@@ -46,3 +46,24 @@ fn a_residual_scale_has_distinct_names_and_loads_in_tract() {
     let input: Vec<f32> = (0..30).map(|i| i as f32 / 30.0).collect();
     assert_eq!(tract.run(&input, 1).unwrap(), native.run(&input, 1).unwrap());
 }
+
+/// `crash-9260e3f5…`: a 1×1 convolution, then a 1×1 convolution of stride 2. tract's optimiser
+/// turns both into matrix products and fails to move the second one's subsampling above the
+/// first one's reshape ("declutter … Downsample … Invalid axis"). The engine then runs tract's
+/// unoptimised plan, which gives the native logits.
+#[test]
+fn a_strided_one_by_one_convolution_after_another_runs_in_tract() {
+    let conv = |stride| Layer::Conv2d { out: metamorph::spec::Dim::Fixed(3 - stride as u16), kernel: 1, stride, pad: 0 };
+    let arch = ArchSpec::new("fuzz", [3, 6, 6], 7, 3, &[conv(1), conv(2), Layer::Flatten]).unwrap();
+    let params: Vec<f32> = (0..arch.costs(4).unwrap().params).map(|i| (i % 7) as f32 / 7.0 - 0.5).collect();
+    let bytes = to_onnx(&arch, 4, &params, &Provenance::default()).unwrap();
+    let mut tract = TractEngine::load(&Source::Onnx(&bytes)).unwrap();
+    let mut native = NativeEngine::load(&Source::Params { arch: &arch, h: 4, params: &params }).unwrap();
+    let input: Vec<f32> = (0..216).map(|i| i as f32 / 216.0).collect();
+    let (got, want) = (tract.run(&input, 2).unwrap(), native.run(&input, 2).unwrap());
+    assert_eq!(got.len(), want.len());
+    assert!(tract.describe().contains("unoptimised"), "{}", tract.describe());
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-5, "tract {got:?} vs native {want:?}");
+    }
+}
