@@ -3,7 +3,7 @@
 //! field by field instead of through `ArchSpec::new`, and tract loads and runs every model it
 //! writes, with the native executor's logits.
 
-use metamorph::spec::{ArchSpec, Layer};
+use metamorph::spec::{ArchSpec, Dim, Layer};
 use metamorph_host::engine::{Engine, NativeEngine, Source, TractEngine};
 use metamorph_host::onnx::{to_model_proto, to_onnx, Provenance};
 use std::collections::HashSet;
@@ -53,7 +53,7 @@ fn a_residual_scale_has_distinct_names_and_loads_in_tract() {
 /// unoptimised plan, which gives the native logits.
 #[test]
 fn a_strided_one_by_one_convolution_after_another_runs_in_tract() {
-    let conv = |stride| Layer::Conv2d { out: metamorph::spec::Dim::Fixed(3 - stride as u16), kernel: 1, stride, pad: 0 };
+    let conv = |stride| Layer::Conv2d { out: Dim::Fixed(3 - stride as u16), kernel: 1, stride, pad: 0 };
     let arch = ArchSpec::new("fuzz", [3, 6, 6], 7, 3, &[conv(1), conv(2), Layer::Flatten]).unwrap();
     let params: Vec<f32> = (0..arch.costs(4).unwrap().params).map(|i| (i % 7) as f32 / 7.0 - 0.5).collect();
     let bytes = to_onnx(&arch, 4, &params, &Provenance::default()).unwrap();
