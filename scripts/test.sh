@@ -37,13 +37,17 @@ if rustup +nightly component list --installed 2>/dev/null | grep -q '^miri' &&
 else
   echo "skipping Miri: no nightly toolchain with the miri and rust-src components" >&2
 fi
-# Each fuzz target for a few seconds, seeded with models/ (a smoke test that they build and run;
-# the long runs and their figures are in docs/RELIABILITY.md), where cargo-fuzz is installed.
+# Each fuzz target for a few seconds (a smoke test that they build and run; the long runs are
+# scripts/fuzz-long.sh, their figures in docs/RELIABILITY.md), where cargo-fuzz is installed. The
+# reader and the pipeline start from the tiny committed seeds in fuzz/seeds; the ONNX and planner
+# targets build their inputs from arbitrary bytes.
 if command -v cargo-fuzz >/dev/null && cargo +nightly --version >/dev/null 2>&1; then
-  for target in read pipeline; do
+  for target in read pipeline onnx plan; do
     mkdir -p "fuzz/corpus/$target"
+    seeds=()
+    case "$target" in read | pipeline) seeds=(seeds) ;; esac
     (cd fuzz && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz" \
-      cargo +nightly fuzz run -O "$target" "corpus/$target" ../models -- -max_total_time=5)
+      cargo +nightly fuzz run "$target" "corpus/$target" "${seeds[@]}" -- -max_total_time=5)
   done
 else
   echo "skipping the fuzz smoke test: no cargo-fuzz or no nightly toolchain" >&2

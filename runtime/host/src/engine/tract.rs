@@ -11,6 +11,8 @@ pub struct TractEngine {
     /// `[C, H, W]` of one sample.
     sample: [usize; 3],
     nodes: usize,
+    /// Whether tract's optimiser succeeded (else the plan is the typed model as loaded).
+    optimised: bool,
 }
 
 impl Engine for TractEngine {
@@ -29,10 +31,15 @@ impl Engine for TractEngine {
             [_, Some(c), Some(h), Some(w)] => [c as usize, h as usize, w as usize],
             _ => bail!("tract: input shape {:?} is not [N, C, H, W] with known C, H, W", fact.shape),
         };
-        let optimized = typed.into_optimized().map_err(|e| anyhow!("{e:?}")).context("tract: optimising")?;
-        let nodes = optimized.nodes().len();
-        let plan = optimized.into_runnable().map_err(|e| anyhow!("{e:?}")).context("tract: planning")?;
-        Ok(TractEngine { plan, sample, nodes })
+        // tract's optimiser fails on some valid graphs (a strided 1×1 convolution after another
+        // 1×1 one: "Invalid axis" while moving a Downsample); its unoptimised plan still runs them.
+        let (model, optimised) = match typed.clone().into_optimized() {
+            Ok(optimised) => (optimised, true),
+            Err(_) => (typed, false),
+        };
+        let nodes = model.nodes().len();
+        let plan = model.into_runnable().map_err(|e| anyhow!("{e:?}")).context("tract: planning")?;
+        Ok(TractEngine { plan, sample, nodes, optimised })
     }
 
     fn run(&mut self, input: &[f32], batch: usize) -> Result<Vec<f32>> {
@@ -47,6 +54,7 @@ impl Engine for TractEngine {
 
     fn describe(&self) -> String {
         let [c, h, w] = self.sample;
-        format!("tract: optimised plan of {} nodes, input [N, {c}, {h}, {w}]", self.nodes)
+        let kind = if self.optimised { "optimised" } else { "unoptimised (the optimiser failed)" };
+        format!("tract: {kind} plan of {} nodes, input [N, {c}, {h}, {w}]", self.nodes)
     }
 }

@@ -39,8 +39,8 @@ impl Provenance {
 /// Encodes the member of base width `h` with parameters `params` (all tensors in canonical
 /// order, `arch.costs(h).params` long) as ONNX model bytes. See the [module docs](super).
 ///
-/// Errors if `h` is outside the family's range, `params` has the wrong length, or a parameter
-/// is not finite.
+/// Errors if `arch` does not validate ([`ArchSpec::validate`]), `h` is outside the family's range,
+/// `params` has the wrong length, or a parameter is not finite.
 pub fn to_onnx(arch: &ArchSpec, h: usize, params: &[f32], provenance: &Provenance) -> Result<Vec<u8>> {
     Ok(to_model_proto(arch, h, params, provenance)?.encode_to_vec())
 }
@@ -48,6 +48,8 @@ pub fn to_onnx(arch: &ArchSpec, h: usize, params: &[f32], provenance: &Provenanc
 /// Like [`to_onnx`], but returns the protobuf message instead of its bytes.
 pub fn to_model_proto(arch: &ArchSpec, h: usize, params: &[f32], provenance: &Provenance) -> Result<ModelProto> {
     let family = arch.name.as_str();
+    // The fields are public, so a spec may never have been through `ArchSpec::new`.
+    arch.validate().with_context(|| format!("{family}: invalid spec"))?;
     arch.check_h(h).with_context(|| format!("{family}: base width {h} outside [{}, {}]", arch.h_min, arch.h_max))?;
     let costs = arch.costs(h).with_context(|| format!("{family} at h = {h}"))?;
     ensure!(params.len() == costs.params, "{family} at h = {h} has {} parameters, got {}", costs.params, params.len());
@@ -205,12 +207,13 @@ impl Graph {
         self.node("Flatten", format!("layer{index}.flatten"), &[x], vec![int("axis", 1)])
     }
 
-    /// `skip + α · x`: `Mul` by the scalar branch scale, then `Add`.
+    /// `skip + α · x`: `Mul` by the scalar branch scale, then `Add`. The `Mul` node is not named
+    /// `layer<i>.scale`: that is the scale's initializer, and tract names its nodes after both.
     fn add_scaled(&mut self, index: usize, x: &str, skip: &str, p: &[ParamInfo], params: &[f32]) -> Result<String> {
         let [alpha] = p else { bail!("expected one scale tensor, found {}", p.len()) };
         ensure!(alpha.kind == ParamKind::Scale, "expected a scale tensor, found {:?}", alpha.kind);
         let an = self.init(alpha, &[1], params);
-        let scaled = self.node("Mul", format!("layer{index}.scale"), &[x, &an], vec![]);
+        let scaled = self.node("Mul", format!("layer{index}.mul"), &[x, &an], vec![]);
         Ok(self.node("Add", format!("layer{index}.add"), &[skip, &scaled], vec![]))
     }
 
