@@ -47,7 +47,7 @@ if command -v cargo-fuzz >/dev/null && cargo +nightly --version >/dev/null 2>&1;
     seeds=()
     case "$target" in read | pipeline) seeds=(seeds) ;; esac
     (cd fuzz && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz" \
-      cargo +nightly fuzz run "$target" "corpus/$target" "${seeds[@]}" -- -max_total_time=5)
+      cargo +nightly fuzz run -O "$target" "corpus/$target" "${seeds[@]}" -- -max_total_time=5)
   done
 else
   echo "skipping the fuzz smoke test: no cargo-fuzz or no nightly toolchain" >&2
