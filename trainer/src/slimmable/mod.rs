@@ -7,8 +7,8 @@
 //! soft targets of the widest one (in-place distillation), the widest from the labels, and the
 //! summed loss takes one AdamW step. The learning rate follows a cosine from the preset's base rate
 //! to zero. A run can checkpoint and resume bit for bit ([`checkpoint`]): every random choice of
-//! step `t` derives from `(seed, t)`. Families are trained without BatchNorm: a slimmable net with BatchNorm needs statistics
-//! calibrated per width, which a device without data cannot do.
+//! step `t` derives from `(seed, t)`. Families are trained without BatchNorm: a slimmable net with
+//! BatchNorm needs statistics calibrated per width, which a device without data cannot do.
 //!
 //! ```
 //! use metamorph_trainer::{base, preset::Preset, slimmable};
