@@ -86,10 +86,9 @@ pub fn converge(
     let start = Instant::now();
     let (fit, val) = train.split(how.validation, opts.seed)?;
     let mut session = Session::new(arch, opts, &fit, device)?;
-    let fresh = Progress { epochs: 0, best: None, since: 0, decays: 0, lr: opts.lr, losses: Vec::new(), seconds: 0.0 };
     let mut at = match checkpoint.filter(|p| p.exists()) {
         Some(path) => load(path, &identity(arch, opts, how), &mut session, device)?,
-        None => fresh,
+        None => Progress { epochs: 0, best: None, since: 0, decays: 0, lr: opts.lr, losses: Vec::new(), seconds: 0.0 },
     };
     let resumed_at = at.epochs;
     session.opt.config.lr = at.lr;
