@@ -10,6 +10,7 @@ use metamorph::inr::layout::Role;
 use metamorph::inr::InrConfig;
 use metamorph::spec::{ArchSpec, Morph, ParamInfo, ParamKind};
 
+use crate::cpu::fused::{add_scaled, bias_relu};
 use crate::net::param_shape;
 use crate::report::int8::round_trip;
 
@@ -196,10 +197,10 @@ impl Inr {
 
     /// Last hidden layer on `feats` of the MLP whose segments `param` gives.
     fn hidden_of(&self, feats: &Tensor, param: &dyn Fn(Role) -> Result<Tensor>) -> Result<Tensor> {
-        let mut h = linear(feats, &param(Role::InputWeight)?, &param(Role::InputBias)?)?.relu()?;
+        let mut h = linear_relu(feats, &param(Role::InputWeight)?, &param(Role::InputBias)?)?;
         for k in 0..self.cfg.depth {
-            let t = linear(&h, &param(Role::HiddenWeight(k))?, &param(Role::HiddenBias(k))?)?.relu()?;
-            h = (h + t.broadcast_mul(&param(Role::BranchScale(k))?)?)?;
+            let t = linear_relu(&h, &param(Role::HiddenWeight(k))?, &param(Role::HiddenBias(k))?)?;
+            h = add_scaled(&h, &t, &param(Role::BranchScale(k))?)?;
         }
         Ok(h)
     }
@@ -345,6 +346,11 @@ fn layer_outputs(arch: &ArchSpec, params: &[Tensor], x: &Tensor) -> Result<Vec<T
 
 fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     x.matmul(&w.t()?)?.broadcast_add(b)
+}
+
+/// `relu(linear(x, w, b))`, the bias and ReLU fused on the CPU.
+fn linear_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    bias_relu(&x.matmul(&w.t()?)?, b)
 }
 
 /// Solves `(G + λ·tr(G)/n·I) X = R` by Cholesky (`G` symmetric positive semi-definite `n × n`,

@@ -8,7 +8,7 @@
 pub mod adamw;
 pub mod base;
 pub mod bn;
-pub mod conv;
+pub mod cpu;
 pub mod data;
 pub mod device;
 pub mod export;

@@ -59,7 +59,7 @@ pub fn forward_with(
             }
             Layer::Conv2d { stride, pad, .. } => {
                 let (w, b) = (take()?, take()?);
-                let y = crate::conv::conv2d(&x, w, pad as usize, stride as usize)?;
+                let y = crate::cpu::conv::conv2d(&x, w, pad as usize, stride as usize)?;
                 y.broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?)?
             }
             Layer::Relu => x.relu()?,

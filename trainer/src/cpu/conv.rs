@@ -9,6 +9,8 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::contiguous_f32;
+
 /// `x` `[N, C, H, W]` convolved with `w` `[O, C, k, k]` (zero padding `pad`, stride `stride`):
 /// `[N, O, H', W']`, the same function as `x.conv2d(w, pad, stride, 1, 1)`.
 pub fn conv2d(x: &Tensor, w: &Tensor, pad: usize, stride: usize) -> Result<Tensor> {
@@ -85,17 +87,6 @@ impl Geometry {
             let column = (b * self.out_h + y0 + dy) * self.out_w + x0;
             visit(column, image + (iy + dy * self.stride) * self.w + ix, count);
         }
-    }
-}
-
-/// The contiguous f32 values of a CPU tensor's storage.
-fn contiguous_f32<'a>(op: &str, storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    let CpuStorage::F32(values) = storage else {
-        candle_core::bail!("{op}: only f32 is supported");
-    };
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&values[start..end]),
-        None => candle_core::bail!("{op}: the input must be contiguous"),
     }
 }
 
