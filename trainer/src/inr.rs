@@ -10,7 +10,7 @@ use metamorph::inr::layout::Role;
 use metamorph::inr::InrConfig;
 use metamorph::spec::{ArchSpec, Morph, ParamInfo, ParamKind};
 
-use crate::cpu::fused::{add_scaled, bias_relu};
+use crate::cpu::fused::{add_scaled, linear_relu};
 use crate::net::param_shape;
 use crate::report::int8::round_trip;
 
@@ -346,11 +346,6 @@ fn layer_outputs(arch: &ArchSpec, params: &[Tensor], x: &Tensor) -> Result<Vec<T
 
 fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     x.matmul(&w.t()?)?.broadcast_add(b)
-}
-
-/// `relu(linear(x, w, b))`, the bias and ReLU fused on the CPU.
-fn linear_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-    bias_relu(&x.matmul(&w.t()?)?, b)
 }
 
 /// Solves `(G + λ·tr(G)/n·I) X = R` by Cholesky (`G` symmetric positive semi-definite `n × n`,

@@ -1,14 +1,18 @@
-//! Fused element-wise steps of the INR's MLP ([`crate::inr`]) for training on the CPU.
+//! Fused steps of the INR's MLP ([`crate::inr`]) for training on the CPU.
 //!
 //! The INR runs on `[rows, hidden]` activations with many rows (65,536 for mnist-mlp's middle
-//! layer at full width), and candle spends most of a fitting step in element-wise passes over them.
-//! `relu(x + b)` is two passes forward and, backward, a zero tensor, a comparison, a conversion and
-//! a product for the ReLU, then a row sum for the bias; `h + s · t` is two passes forward and
-//! four backward. Here each is one pass forward and one backward that writes both gradients.
+//! layer at full width), and candle spends most of a fitting step in element-wise passes over them
+//! and in accumulating their gradients (a zero tensor and an addition per node of the graph).
+//! `relu(x · wᵀ + b)` is three nodes in candle: a product, a bias and a ReLU, whose backward pass
+//! alone is a zero tensor, a comparison, a conversion and a product; `h + s · t` is two nodes.
+//! Here each is one node: the bias and ReLU are applied in place on the product, and one backward
+//! pass writes both element-wise gradients. The ReLU's gradient mask is `y > 0`, as in PyTorch
+//! (candle's own passes the gradient where the input is exactly 0).
 //!
 //! Sums over rows run in fixed blocks of [`BLOCK`] rows, added in block order, so every result
 //! is the same whatever the thread count or scheduling.
 
+use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -17,12 +21,12 @@ use super::contiguous_f32;
 /// Rows per parallel task, and so per partial sum over rows.
 const BLOCK: usize = 256;
 
-/// `relu(x + b)` for `x` `[rows, n]` and `b` `[n]`.
-pub fn bias_relu(x: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if !fusable(&[x, b]) {
-        return x.broadcast_add(b)?.relu();
+/// `relu(x · wᵀ + b)` for `x` `[rows, k]`, `w` `[n, k]` and `b` `[n]`.
+pub fn linear_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if !fusable(&[x, w, b]) {
+        return x.matmul(&w.t()?)?.broadcast_add(b)?.relu();
     }
-    x.contiguous()?.apply_op2(&b.contiguous()?, BiasRelu)
+    x.apply_op3(w, &b.contiguous()?, LinearRelu)
 }
 
 /// `h + s · t` for `h`, `t` `[rows, n]` and a scalar `s` `[1]`.
@@ -38,19 +42,6 @@ fn fusable(tensors: &[&Tensor]) -> bool {
     tensors.iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
 }
 
-/// The `[rows, n]` values of `x` and the `n` values of `b` for a row-wise op.
-fn rows_and_vector<'a>(
-    op: &str,
-    (s1, l1): (&'a CpuStorage, &Layout),
-    (s2, l2): (&'a CpuStorage, &Layout),
-) -> Result<(&'a [f32], &'a [f32])> {
-    let (x, b) = (contiguous_f32(op, s1, l1)?, contiguous_f32(op, s2, l2)?);
-    if l1.dims().last() != Some(&b.len()) || l2.dims().len() != 1 {
-        candle_core::bail!("{op}: cannot apply a {:?} vector to the rows of {:?}", l2.dims(), l1.dims());
-    }
-    Ok((x, b))
-}
-
 /// The one value of a scalar `[1]` tensor.
 fn scalar(op: &str, storage: &CpuStorage, layout: &Layout) -> Result<f32> {
     match contiguous_f32(op, storage, layout)? {
@@ -59,72 +50,98 @@ fn scalar(op: &str, storage: &CpuStorage, layout: &Layout) -> Result<f32> {
     }
 }
 
-/// `relu(x + b)`; its gradients come from [`BiasReluGrad`].
-struct BiasRelu;
+/// `relu(x · wᵀ + b)`: candle's CPU matrix product, then the bias and ReLU in place.
+struct LinearRelu;
 
-impl CustomOp2 for BiasRelu {
+impl CustomOp3 for LinearRelu {
     fn name(&self) -> &'static str {
-        "bias-relu"
-    }
-
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, b) = rows_and_vector(self.name(), (s1, l1), (s2, l2))?;
-        let n = b.len();
-        let mut y = vec![0f32; x.len()];
-        y.par_chunks_mut(BLOCK * n).zip(x.par_chunks(BLOCK * n)).for_each(|(y, x)| {
-            for (y, x) in y.chunks_exact_mut(n).zip(x.chunks_exact(n)) {
-                for ((y, x), b) in y.iter_mut().zip(x).zip(b) {
-                    *y = (x + b).max(0.0);
-                }
-            }
-        });
-        Ok((CpuStorage::F32(y), l1.shape().clone()))
-    }
-
-    fn bwd(&self, x: &Tensor, b: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let both = x.apply_op3_no_bwd(b, &grad.contiguous()?, &BiasReluGrad)?;
-        let len = x.elem_count();
-        let gx = both.narrow(0, 0, len)?.reshape(x.shape())?;
-        Ok((Some(gx), Some(both.narrow(0, len, b.elem_count())?)))
-    }
-}
-
-/// From `x`, `b` and the output gradient `g`, both gradients of `relu(x + b)` in one pass,
-/// flattened one after the other: `g · [x + b ≥ 0]` (`[rows, n]`, the mask of candle's own ReLU
-/// backward) and its sum over rows (`[n]`).
-struct BiasReluGrad;
-
-impl CustomOp3 for BiasReluGrad {
-    fn name(&self) -> &'static str {
-        "bias-relu-grad"
+        "linear-relu"
     }
 
     fn cpu_fwd(
         &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sw: &CpuStorage,
+        lw: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, b) = rows_and_vector(self.name(), (s1, l1), (s2, l2))?;
-        let g = contiguous_f32(self.name(), s3, l3)?;
-        let n = b.len();
-        if g.len() != x.len() {
-            candle_core::bail!("{}: gradient of {} values for an output of {}", self.name(), g.len(), x.len());
+        let b = contiguous_f32(self.name(), sb, lb)?;
+        let (&[m, k], &[n, k_w], &[n_b]) = (lx.dims(), lw.dims(), lb.dims()) else {
+            candle_core::bail!(
+                "{}: shapes {:?}, {:?}, {:?} are not [m, k], [n, k], [n]",
+                self.name(),
+                lx.dims(),
+                lw.dims(),
+                lb.dims()
+            );
+        };
+        if k != k_w || n != n_b {
+            candle_core::bail!(
+                "{}: shapes {:?}, {:?}, {:?} do not chain",
+                self.name(),
+                lx.dims(),
+                lw.dims(),
+                lb.dims()
+            );
         }
-        let mut out = vec![0f32; x.len() + n];
-        let (gx, gb) = out.split_at_mut(x.len());
-        let partials: Vec<Vec<f32>> = gx
+        let CpuStorage::F32(mut y) = sx.matmul(sw, (1, m, n, k), lx, &lw.transpose(0, 1)?)? else {
+            candle_core::bail!("{}: only f32 is supported", self.name());
+        };
+        y.par_chunks_mut(BLOCK * n.max(1)).for_each(|y| {
+            for y in y.chunks_exact_mut(n) {
+                for (y, b) in y.iter_mut().zip(b) {
+                    *y = (*y + b).max(0.0);
+                }
+            }
+        });
+        Ok((CpuStorage::F32(y), Shape::from((m, n))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let both = y.apply_op2_no_bwd(&grad.contiguous()?, &ReluGrad)?;
+        let len = y.elem_count();
+        let gz = both.narrow(0, 0, len)?.reshape(y.shape())?;
+        let gb = both.narrow(0, len, b.elem_count())?;
+        Ok((Some(gz.matmul(w)?), Some(gz.t()?.matmul(x)?), Some(gb)))
+    }
+}
+
+/// From the output `y` `[rows, n]` of a ReLU and its gradient `g`, in one pass, flattened one
+/// after the other: the gradient before the ReLU, `g · [y > 0]` (`[rows, n]`), and its sum over
+/// rows (`[n]`, the gradient of a bias added before the ReLU).
+struct ReluGrad;
+
+impl CustomOp2 for ReluGrad {
+    fn name(&self) -> &'static str {
+        "relu-grad"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (y, g) = (contiguous_f32(self.name(), s1, l1)?, contiguous_f32(self.name(), s2, l2)?);
+        let n = l1.dims().last().copied().unwrap_or(1).max(1);
+        if g.len() != y.len() {
+            candle_core::bail!("{}: gradient of {} values for an output of {}", self.name(), g.len(), y.len());
+        }
+        let mut out = vec![0f32; y.len() + n];
+        let (gz, gb) = out.split_at_mut(y.len());
+        let partials: Vec<Vec<f32>> = gz
             .par_chunks_mut(BLOCK * n)
-            .zip(x.par_chunks(BLOCK * n).zip(g.par_chunks(BLOCK * n)))
-            .map(|(gx, (x, g))| {
+            .zip(y.par_chunks(BLOCK * n).zip(g.par_chunks(BLOCK * n)))
+            .map(|(gz, (y, g))| {
                 let mut sum = vec![0f32; n];
-                for ((gx, x), g) in gx.chunks_exact_mut(n).zip(x.chunks_exact(n)).zip(g.chunks_exact(n)) {
+                for ((gz, y), g) in gz.chunks_exact_mut(n).zip(y.chunks_exact(n)).zip(g.chunks_exact(n)) {
                     for (c, s) in sum.iter_mut().enumerate() {
-                        gx[c] = if x[c] + b[c] >= 0.0 { g[c] } else { 0.0 };
-                        *s += gx[c];
+                        gz[c] = if y[c] > 0.0 { g[c] } else { 0.0 };
+                        *s += gz[c];
                     }
                 }
                 sum
@@ -133,7 +150,7 @@ impl CustomOp3 for BiasReluGrad {
         for sum in partials {
             gb.iter_mut().zip(sum).for_each(|(total, s)| *total += s);
         }
-        Ok((CpuStorage::F32(out), Shape::from(x.len() + n)))
+        Ok((CpuStorage::F32(out), Shape::from(y.len() + n)))
     }
 }
 
@@ -237,32 +254,29 @@ mod tests {
     }
 
     /// The fused ops give candle's values bit for bit, and its gradients to rounding, on shapes
-    /// with a partial last block, exact zeros before the ReLU, and after a non-contiguous input.
+    /// with a partial last block and after a non-contiguous input.
     #[test]
     fn fused_ops_match_candles_composition_and_its_gradients() {
         let device = Device::Cpu;
-        for (rows, n) in [(2, 1), (3, 5), (BLOCK + 7, 16), (3 * BLOCK, 64)] {
-            let x = Var::randn(0f32, 1., (n, rows), &device).unwrap();
+        for (rows, k, n) in [(1, 1, 1), (3, 4, 5), (BLOCK + 7, 9, 16), (3 * BLOCK, 64, 64)] {
+            let x = Var::randn(0f32, 1., (k, rows), &device).unwrap();
+            let w = Var::randn(0f32, 1., (n, k), &device).unwrap();
             let b = Var::randn(0f32, 1., n, &device).unwrap();
             let t = Var::randn(0f32, 1., (rows, n), &device).unwrap();
             let s = Var::new(&[0.3f32], &device).unwrap();
-            // A transposed input, and pre-activations of exactly zero in the first row.
             let x_rows = x.t().unwrap();
-            let x_rows =
-                Tensor::cat(&[&b.neg().unwrap().unsqueeze(0).unwrap(), &x_rows.narrow(0, 1, rows - 1).unwrap()], 0)
-                    .unwrap();
-            let ours = add_scaled(&t, &bias_relu(&x_rows, &b).unwrap(), &s).unwrap();
-            let theirs =
-                (t.as_tensor() + x_rows.broadcast_add(&b).unwrap().relu().unwrap().broadcast_mul(&s).unwrap()).unwrap();
-            assert_eq!(max_abs_diff(&ours, &theirs), 0.0, "values differ at {rows} x {n}");
+            let ours = add_scaled(&t, &linear_relu(&x_rows, &w, &b).unwrap(), &s).unwrap();
+            let z = x_rows.matmul(&w.t().unwrap()).unwrap().broadcast_add(&b).unwrap();
+            let theirs = (t.as_tensor() + z.relu().unwrap().broadcast_mul(&s).unwrap()).unwrap();
+            assert_eq!(max_abs_diff(&ours, &theirs), 0.0, "values differ at {rows} x {k} x {n}");
             let weight = Tensor::randn(0f32, 1., (rows, n), &device).unwrap();
             let g_ours = (ours * &weight).unwrap().sum_all().unwrap().backward().unwrap();
             let g_theirs = (theirs * &weight).unwrap().sum_all().unwrap().backward().unwrap();
-            for (name, var) in [("x", &x), ("b", &b), ("t", &t), ("s", &s)] {
+            for (name, var) in [("x", &x), ("w", &w), ("b", &b), ("t", &t), ("s", &s)] {
                 let (a, e) = (g_ours.get(var).unwrap(), g_theirs.get(var).unwrap());
                 let scale =
                     e.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap().max(1.0);
-                assert!(max_abs_diff(a, e) <= 1e-5 * scale, "gradient of {name} differs at {rows} x {n}");
+                assert!(max_abs_diff(a, e) <= 1e-5 * scale, "gradient of {name} differs at {rows} x {k} x {n}");
             }
         }
     }
@@ -272,14 +286,15 @@ mod tests {
     fn fused_gradients_do_not_depend_on_the_thread_count() {
         let device = Device::Cpu;
         let x = Var::randn(0f32, 1., (5 * BLOCK + 3, 32), &device).unwrap();
+        let w = Var::randn(0f32, 1., (32, 32), &device).unwrap();
         let b = Var::randn(0f32, 1., 32, &device).unwrap();
         let s = Var::new(&[0.7f32], &device).unwrap();
         let gradients = |threads: usize| -> Vec<Vec<f32>> {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
-                let y = add_scaled(&x, &bias_relu(&x, &b).unwrap(), &s).unwrap();
+                let y = add_scaled(&x, &linear_relu(&x, &w, &b).unwrap(), &s).unwrap();
                 let grads = y.sqr().unwrap().sum_all().unwrap().backward().unwrap();
-                [&b, &s].iter().map(|v| grads.get(v).unwrap().flatten_all().unwrap().to_vec1().unwrap()).collect()
+                [&w, &b, &s].iter().map(|v| grads.get(v).unwrap().flatten_all().unwrap().to_vec1().unwrap()).collect()
             })
         };
         let one = gradients(1);
