@@ -16,6 +16,12 @@ use crate::net::param_shape;
 /// Width fractions of the accuracy table written at export.
 pub const TABLE_WIDTHS: [f32; 4] = [1.0, 0.75, 0.5, 0.25];
 
+/// The rows of the accuracy table [`write`] measures, one per [`TABLE_WIDTHS`] at K = 1, with
+/// accuracy 0: a file holding them has the bytes of the file [`write`] writes.
+pub fn unmeasured_table(arch: &ArchSpec) -> Vec<AccuracyRow> {
+    TABLE_WIDTHS.iter().map(|&w| AccuracyRow { h: arch.base_width(w) as u16, samples: 1, accuracy: 0.0 }).collect()
+}
+
 /// The owned hypernet of `inr` with the frozen tensors of `frozen` (canonical order).
 pub fn owned(
     arch: &ArchSpec,
@@ -58,12 +64,10 @@ pub fn write(
     device: &Device,
 ) -> Result<Vec<AccuracyRow>> {
     let bytes = hypernet.to_bytes_as(dtype).map_err(anyhow::Error::msg)?;
-    let mut table = Vec::new();
-    for w in TABLE_WIDTHS {
-        let h = hypernet.arch.base_width(w);
-        let params = runtime_member(&bytes, h, 1, device)?;
-        let accuracy = crate::base::evaluate(&hypernet.arch, h, &params, test, device)?;
-        table.push(AccuracyRow { h: h as u16, samples: 1, accuracy });
+    let mut table = unmeasured_table(&hypernet.arch);
+    for row in &mut table {
+        let params = runtime_member(&bytes, row.h as usize, 1, device)?;
+        row.accuracy = crate::base::evaluate(&hypernet.arch, row.h as usize, &params, test, device)?;
     }
     hypernet.accuracy = table.clone();
     let bytes = hypernet.to_bytes_as(dtype).map_err(anyhow::Error::msg)?;

@@ -41,6 +41,32 @@ enum Command {
     /// Train a universally slimmable net (US-Nets: sandwich rule, in-place distillation) and export
     /// it as a hypernet file with the slimmable generator.
     Slimmable(SlimArgs),
+    /// Cut a slimmable file to a narrower widest member, by width or by bytes: the same members
+    /// up to that width in fewer bytes, with an accuracy table measured on the cut's own bytes.
+    Cut(CutArgs),
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("size").required(true).args(["h", "max_bytes"])))]
+struct CutArgs {
+    /// Slimmable hypernet file to cut (from `metamorph-train slimmable`).
+    #[arg(long)]
+    from: PathBuf,
+    /// Widest base width to keep.
+    #[arg(long, value_parser = count(MAX_WIDTH))]
+    h: Option<usize>,
+    /// Keep the widest members whose file fits in this many bytes.
+    #[arg(long, value_parser = RangedU64ValueParser::<u64>::new().range(1..))]
+    max_bytes: Option<u64>,
+    /// Output hypernet file (.mmh); replaced atomically if it exists.
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Storage of the kept tensors: f32, f16 or int8.
+    #[arg(long, default_value = "int8", value_parser = parse_dtype)]
+    dtype: DType,
+    /// cpu, or cuda[:N] (needs the `cuda` feature), for measuring the accuracy table.
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 #[derive(Args)]
@@ -204,6 +230,7 @@ fn main() -> std::process::ExitCode {
         Command::Fit(args) => run_fit(args),
         Command::Report(args) => run_report(args),
         Command::Slimmable(args) => run_slimmable(args),
+        Command::Cut(args) => run_cut(args),
     })
 }
 
@@ -295,6 +322,22 @@ fn run_slimmable(args: SlimArgs) -> Result<()> {
         opts.epochs,
         args.out.display()
     );
+    for row in &table {
+        println!("  h = {:>4}: {:.2}%", row.h, row.accuracy * 100.0);
+    }
+    Ok(())
+}
+
+fn run_cut(args: CutArgs) -> Result<()> {
+    let size = match (args.h, args.max_bytes) {
+        (Some(h), _) => slimmable::cut::Size::Width(h),
+        (None, Some(b)) => slimmable::cut::Size::Bytes(b),
+        (None, None) => unreachable!("clap requires --h or --max-bytes"),
+    };
+    let device = metamorph_trainer::device::device(&args.device)?;
+    let (h, table) = slimmable::cut::run(&args.from, size, args.dtype, &args.out, &device)?;
+    let bytes = std::fs::metadata(&args.out)?.len();
+    println!("{} cut to h = {h}: {} ({bytes} bytes), test accuracy:", args.from.display(), args.out.display());
     for row in &table {
         println!("  h = {:>4}: {:.2}%", row.h, row.accuracy * 100.0);
     }

@@ -96,6 +96,11 @@ fn cases(f: &Files) -> Vec<Case> {
     let slim = ["--preset", &lenet_preset, "--hypernet", net, "--slimmable"];
     cases.push(with(report(&[&slim[..], &[net]].concat()), "not a slimmable"));
     cases.push(with(report(&[&slim[..], &[&f.png]].concat()), &f.png));
+    // Files where a slimmable file is expected: only one can be cut.
+    for file in bad_files {
+        let says = if file == &f.hypernet { "only a slimmable file" } else { file };
+        cases.push(case(&["cut", "--from", file, "--h", "8", "-o", &out], says));
+    }
 
     // Numbers on the command line: zero, negative, huge, NaN, fractional, not a number.
     let counts = ["0", "-1", "1000000000000", "99999999999999999999999", "NaN", "1.5", "x"];
@@ -133,6 +138,23 @@ fn cases(f: &Files) -> Vec<Case> {
         cases.push(case(&["fit", "--preset", "digits-mlp", flag, v, "-o", &out], says));
     }
     cases.push(case(&["slimmable", "--preset", "digits-mlp", "--dtype", "f64", "-o", &out], "f64"));
+    // Cutting: a width or byte budget, exactly one, that the file can meet.
+    let slim_file = repo("models/mnist-mlp-slim.mmh");
+    let cut = |extra: &[&str]| -> Vec<String> {
+        ["cut", "--from", slim_file.as_str(), "-o", &out].iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    for v in ["0", "-1", "70000", "NaN", "1.5", "x"] {
+        cases.push(with(cut(&["--h", v]), &format!("'{v}'")));
+    }
+    for v in ["0", "-1", "99999999999999999999999", "x"] {
+        cases.push(with(cut(&["--max-bytes", v]), &format!("'{v}'")));
+    }
+    cases.push(with(cut(&["--h", "257"]), "outside the file's trained widths [64, 256]"));
+    cases.push(with(cut(&["--h", "32"]), "outside the file's trained widths [64, 256]"));
+    cases.push(with(cut(&["--max-bytes", "100"]), "not even the narrowest member"));
+    cases.push(with(cut(&[]), "required arguments were not provided"));
+    cases.push(with(cut(&["--h", "64", "--max-bytes", "100000"]), "cannot be used with"));
+    cases.push(with(cut(&["--h", "64", "--dtype", "f64"]), "f64"));
     cases.push(case(&["permute", "-i", &base, "-o", &out, "--seed", "-1"], "'-1'"));
 
     // Numbers and data in a preset: counts of zero, negative or huge; rates negative, NaN or
@@ -187,6 +209,7 @@ fn cases(f: &Files) -> Vec<Case> {
         cases.push(case(&["base", "--preset", "digits-mlp", "-o", o], says));
         cases.push(case(&["slimmable", "--preset", "digits-mlp", "-o", o], says));
         cases.push(case(&["permute", "-i", &base, "-o", o], says));
+        cases.push(case(&["cut", "--from", &repo("models/mnist-mlp-slim.mmh"), "--h", "64", "-o", o], says));
     }
     let report_to = |out_dir: &str, cache: &str| {
         let args = ["report", "--preset", "digits-mlp", "--hypernet", net, "--out-dir", out_dir, "--cache", cache];
@@ -200,6 +223,7 @@ fn cases(f: &Files) -> Vec<Case> {
     cases.push(case(&["base", "--preset", "digits-mlp", "--h", "99", "-o", existing], "99"));
     cases.push(case(&["slimmable", "--preset", "digits-mlp", "--h-min", "1", "-o", existing], "--h-min 1"));
     cases.push(case(&["permute", "-i", &f.hypernet, "-o", existing], &f.hypernet));
+    cases.push(case(&["cut", "--from", &f.hypernet, "--h", "8", "-o", existing], "only a slimmable file"));
     cases
 }
 

@@ -201,6 +201,14 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
     for (budget, zoo) in &rep.zoos {
         assert!(zoo.as_ref().is_none_or(|z| z.bytes <= *budget && !z.members.is_empty()));
     }
+    // The slimmable file's cuts at the same budgets: each within its budget, wider for a larger one.
+    assert_eq!(rep.slim_cuts.iter().map(|(b, _)| *b).collect::<Vec<_>>(), budgets);
+    let cuts: Vec<_> = rep.slim_cuts.iter().filter_map(|(b, c)| c.as_ref().map(|c| (b, c))).collect();
+    assert!(!cuts.is_empty());
+    for (budget, cut) in &cuts {
+        assert!(cut.bytes <= **budget && cut.accuracy.len() == rep.rows.len());
+    }
+    assert!(cuts.windows(2).all(|w| w[0].1.h <= w[1].1.h));
 
     let md = std::fs::read_to_string(&written.results).unwrap();
     assert!(md.contains(&other) && md.contains("hand-written notes"), "other content kept:\n{md}");
@@ -209,6 +217,7 @@ fn report_runs_end_to_end_on_a_tiny_configuration() {
     assert!(md.contains("PASS") || md.contains("MISS"));
     assert!(md.contains("### Int8 zoo at equal bytes") && md.contains("individually trained, int8"));
     assert!(md.contains("slimmable, int8") && md.contains("int8 slimmable net at every width"), "{md}");
+    assert!(md.contains("### Slimmable net cut to equal bytes") && md.contains("slimmable net cut to its bytes"));
     assert!(rep.rows.iter().all(|r| r.slimmable.is_some()));
     let (_, [fp32, int8]) = rep.slimmable.clone().unwrap();
     // The slimmable file holds the full-width net, plus the file's header, spec and table.

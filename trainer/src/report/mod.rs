@@ -25,6 +25,7 @@ pub mod baselines;
 pub mod individual;
 pub mod int8;
 pub mod plot;
+pub mod slim_cut;
 pub mod storage;
 pub mod table;
 pub mod targets;
@@ -215,6 +216,9 @@ pub struct Report {
     /// The best int8 zoo of the sweep's individually trained nets at half, once and twice the
     /// hypernet's bytes: `(budget, zoo)`, `None` where no net fits.
     pub zoos: Vec<(u64, Option<zoo::Zoo>)>,
+    /// With a slimmable file, its widest int8 cut at the same budgets: `(budget, cut)`, `None`
+    /// where not even its narrowest member fits.
+    pub slim_cuts: Vec<(u64, Option<slim_cut::SlimCut>)>,
     /// Timings.
     pub seconds: Timings,
 }
@@ -392,10 +396,18 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
     let candidates: Vec<zoo::Candidate> =
         rows.iter().map(|r| zoo::Candidate { h: r.h, bytes: r.int8_bytes, accuracy: r.individual_int8 }).collect();
     let file = bytes.len() as u64;
-    let zoos = [file / 2, file, 2 * file]
-        .into_iter()
+    let budgets = [file / 2, file, 2 * file];
+    let zoos = budgets
         .map(|budget| Ok((budget, zoo::best(&candidates, budget, &widths)?)))
+        .into_iter()
         .collect::<Result<Vec<_>>>()?;
+    let slim_cuts = match &slim {
+        Some((_, [fp32, _])) => budgets
+            .map(|budget| Ok((budget, slim_cut::measure(fp32, budget, arch, &widths, &test, dev)?)))
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
     seconds.total = start.elapsed().as_secs_f64();
     Ok(Report {
         // The preset's name, not the family's: one family can ship several hypernets.
@@ -415,6 +427,7 @@ pub fn measure(args: &ReportArgs) -> Result<Report> {
         storage,
         slimmable: slim.map(|(path, [fp32, int8])| (path, [fp32.len() as u64, int8.len() as u64])),
         zoos,
+        slim_cuts,
         seconds,
     })
 }

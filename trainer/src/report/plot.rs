@@ -103,8 +103,8 @@ pub fn bytes_file_name(name: &str) -> String {
 
 /// The SVG text of `report`'s accuracy-against-bytes plot: for the full width and the narrowest
 /// width of the sweep, each option's stored bytes (log scale) and its test accuracy there: the
-/// hypernet file, the int8 zoos at the report's budgets, the individually trained net of that
-/// width (fp32 and int8), and the slimmable files.
+/// hypernet file, the int8 zoos and the slimmable file's int8 cuts at the report's budgets, the
+/// individually trained net of that width (fp32 and int8), and the slimmable files.
 pub fn bytes_svg(report: &Report) -> Result<String> {
     let err = |e: &dyn std::fmt::Display| anyhow!("drawing the bytes plot: {e}");
     let (Some(full), Some(narrow)) = (report.rows.first(), report.rows.last()) else {
@@ -123,6 +123,15 @@ pub fn bytes_svg(report: &Report) -> Result<String> {
         .filter_map(|z| Some((z.bytes as f64, z.accuracy_at(full.h)?, z.accuracy_at(narrow.h)?)))
         .collect();
     options.push(("int8 zoo (best set per budget)".into(), RGBColor(127, 127, 127), zoo));
+    let cuts: Vec<(f64, f32, f32)> = report
+        .slim_cuts
+        .iter()
+        .filter_map(|(_, c)| c.as_ref())
+        .filter_map(|c| Some((c.bytes as f64, *c.accuracy.first()?, *c.accuracy.last()?)))
+        .collect();
+    if !cuts.is_empty() {
+        options.push(("slimmable cut to budget, int8".into(), RGBColor(140, 86, 75), cuts));
+    }
     // The individually trained int8 net of each of the two widths, at its own bytes.
     options.push((
         "individually trained, int8 (one net)".into(),

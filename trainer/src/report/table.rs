@@ -183,6 +183,32 @@ pub fn section(report: &Report) -> String {
             }
         }
     }
+    if !r.slim_cuts.is_empty() {
+        let _ = writeln!(s, "\n### Slimmable net cut to equal bytes\n");
+        let _ = writeln!(
+            s,
+            "The slimmable file cut to its widest members that fit the budget as int8 (`metamorph-train cut \
+             --from FILE --max-bytes B`), measured on the cut's bytes; at width budget h a device runs member \
+             min(h, widest). Accuracy (%) per width budget.\n"
+        );
+        let _ = write!(s, "| budget | widest member (h) | bytes |");
+        for row in &r.rows {
+            let _ = write!(s, " h ≤ {} |", row.h);
+        }
+        let _ = writeln!(s, "\n|---|---:|---:|{}", "---:|".repeat(r.rows.len()));
+        for (budget, cut) in &r.slim_cuts {
+            let label = format!("{} ({:.1}× hypernet)", thousands(*budget), *budget as f64 / st.hypernet_bytes as f64);
+            match cut {
+                None => {
+                    let _ = writeln!(s, "| {label} | none fits | 0 |{}", " — |".repeat(r.rows.len()));
+                }
+                Some(c) => {
+                    let cells: String = c.accuracy.iter().map(|&a| format!(" {} |", pct(a))).collect();
+                    let _ = writeln!(s, "| {label} | {} | {} |{cells}", c.h, thousands(c.bytes));
+                }
+            }
+        }
+    }
     let _ = writeln!(s, "\n### Targets\n");
     let _ = writeln!(s, "| target | result | numbers |");
     let _ = writeln!(s, "|---|---|---|");

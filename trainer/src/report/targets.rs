@@ -97,6 +97,9 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
     if let Some(t) = slimmable_target(report) {
         out.push(t);
     }
+    if let Some(t) = slim_cut_target(report) {
+        out.push(t);
+    }
     let s = &report.storage;
     let ratio = s.ratio(s.hypernet_bytes);
     let small = ratio <= 0.25;
@@ -161,5 +164,33 @@ fn slimmable_target(report: &Report) -> Option<Target> {
         name: "hypernet (K = 1) ≥ int8 slimmable net at every width, at no more bytes".into(),
         pass: d >= -EPS && file <= *int8_bytes,
         detail: format!("worst gap {d:+.2} pt at {} (h = {}); {file} vs {int8_bytes} bytes", width_label(r.width), r.h),
+    })
+}
+
+/// The hypernet (K = 1) at least as accurate, at every width of the sweep, as the slimmable file
+/// cut to the hypernet's own bytes; `None` without a slimmable file.
+fn slim_cut_target(report: &Report) -> Option<Target> {
+    let file = report.storage.hypernet_bytes;
+    let name = "hypernet (K = 1) ≥ int8 slimmable net cut to its bytes at every width".to_string();
+    let (_, cut) = report.slim_cuts.iter().find(|(b, _)| *b == file)?;
+    let Some(cut) = cut else {
+        return Some(Target { name, pass: true, detail: "not even the slimmable net's narrowest member fits".into() });
+    };
+    let (r, d) = report
+        .rows
+        .iter()
+        .zip(&cut.accuracy)
+        .map(|(r, &a)| (r, pt(r.hypernet[0]) - pt(a)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    Some(Target {
+        name,
+        pass: d >= -EPS,
+        detail: format!(
+            "worst gap {d:+.2} pt at {} (h = {}); cut at h = {}, {} bytes",
+            width_label(r.width),
+            r.h,
+            cut.h,
+            cut.bytes
+        ),
     })
 }

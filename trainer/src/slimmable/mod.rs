@@ -20,6 +20,7 @@
 //! ```
 
 pub mod checkpoint;
+pub mod cut;
 
 use crate::adamw::{AdamW, AdamWConfig};
 use crate::base::init_params;
