@@ -52,14 +52,13 @@ impl BatchNorm {
         self.var = ((&self.var * (1.0 - m))? + (unbiased.detach() * m)?)?;
         let scale = ((var + self.eps)?.sqrt()?.recip()? * self.gamma.as_tensor())?;
         let shift = (self.beta.as_tensor() - (&mean * &scale)?)?;
-        x.broadcast_mul(&scale.reshape((1, c, 1, 1))?)?.broadcast_add(&shift.reshape((1, c, 1, 1))?)
+        crate::cpu::channel::affine(x, &scale, &shift)
     }
 
     /// Normalises `x` `[N, C, H, W]` with the running statistics.
     pub fn forward_eval(&self, x: &Tensor) -> Result<Tensor> {
         let (scale, shift) = self.affine()?;
-        let c = scale.dim(0)?;
-        x.broadcast_mul(&scale.reshape((1, c, 1, 1))?)?.broadcast_add(&shift.reshape((1, c, 1, 1))?)
+        crate::cpu::channel::affine(x, &scale, &shift)
     }
 
     /// The per-channel affine map of evaluation mode, `y = scale · x + shift`, with

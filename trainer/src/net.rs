@@ -60,10 +60,10 @@ pub fn forward_with(
             Layer::Conv2d { stride, pad, .. } => {
                 let (w, b) = (take()?, take()?);
                 let y = crate::cpu::conv::conv2d(&x, w, pad as usize, stride as usize)?;
-                y.broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?)?
+                crate::cpu::channel::add_bias(&y, b)?
             }
-            Layer::Relu => x.relu()?,
-            Layer::MaxPool { kernel, stride } => x.max_pool2d_with_stride(kernel as usize, stride as usize)?,
+            Layer::Relu => crate::cpu::fused::relu(&x)?,
+            Layer::MaxPool { kernel, stride } => crate::cpu::pool::max_pool2d(&x, kernel as usize, stride as usize)?,
             Layer::AvgPool { kernel, stride } => x.avg_pool2d_with_stride(kernel as usize, stride as usize)?,
             Layer::GlobalAvgPool => x.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2)?,
             Layer::Flatten => x.flatten_from(1)?,

@@ -1,4 +1,4 @@
-//! Fused steps of the INR's MLP ([`crate::inr`]) for training on the CPU.
+//! Fused steps of the INR's MLP ([`crate::inr`]), and the networks' ReLU, for training on the CPU.
 //!
 //! The INR runs on `[rows, hidden]` activations with many rows (65,536 for mnist-mlp's middle
 //! layer at full width), and candle spends most of a fitting step in element-wise passes over them
@@ -13,7 +13,7 @@
 //! is the same whatever the thread count or scheduling.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::contiguous_f32;
@@ -27,6 +27,14 @@ pub fn linear_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
         return x.matmul(&w.t()?)?.broadcast_add(b)?.relu();
     }
     x.apply_op3(w, &b.contiguous()?, LinearRelu)
+}
+
+/// `max(x, 0)`, whose backward pass is one masked copy of the gradient.
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    if !fusable(&[x]) {
+        return x.relu();
+    }
+    x.contiguous()?.apply_op1(Relu)
 }
 
 /// `h + s · t` for `h`, `t` `[rows, n]` and a scalar `s` `[1]`.
@@ -47,6 +55,28 @@ fn scalar(op: &str, storage: &CpuStorage, layout: &Layout) -> Result<f32> {
     match contiguous_f32(op, storage, layout)? {
         [s] => Ok(*s),
         other => candle_core::bail!("{op}: the scale must be one value, got {}", other.len()),
+    }
+}
+
+/// `max(x, 0)`; its gradient comes from [`ReluGrad`].
+struct Relu;
+
+impl CustomOp1 for Relu {
+    fn name(&self) -> &'static str {
+        "relu"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(self.name(), storage, layout)?;
+        let mut y = vec![0f32; x.len()];
+        y.par_chunks_mut(BLOCK * 64).zip(x.par_chunks(BLOCK * 64)).for_each(|(y, x)| {
+            y.iter_mut().zip(x).for_each(|(y, x)| *y = x.max(0.0));
+        });
+        Ok((CpuStorage::F32(y), layout.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        y.apply_op2_no_bwd(&grad.contiguous()?, &ReluGrad { bias: false }).map(Some)
     }
 }
 
@@ -107,7 +137,7 @@ impl CustomOp3 for LinearRelu {
         y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let both = y.apply_op2_no_bwd(&grad.contiguous()?, &ReluGrad)?;
+        let both = y.apply_op2_no_bwd(&grad.contiguous()?, &ReluGrad { bias: true })?;
         let len = y.elem_count();
         let gz = both.narrow(0, 0, len)?.reshape(y.shape())?;
         let gb = both.narrow(0, len, b.elem_count())?;
@@ -115,10 +145,12 @@ impl CustomOp3 for LinearRelu {
     }
 }
 
-/// From the output `y` `[rows, n]` of a ReLU and its gradient `g`, in one pass, flattened one
-/// after the other: the gradient before the ReLU, `g · [y > 0]` (`[rows, n]`), and its sum over
+/// From the output `y` `[rows, n]` of a ReLU and its gradient `g`, in one pass: the gradient
+/// before the ReLU, `g · [y > 0]` (shaped as `y`), and with `bias`, flattened after it, its sum over
 /// rows (`[n]`, the gradient of a bias added before the ReLU).
-struct ReluGrad;
+struct ReluGrad {
+    bias: bool,
+}
 
 impl CustomOp2 for ReluGrad {
     fn name(&self) -> &'static str {
@@ -130,6 +162,17 @@ impl CustomOp2 for ReluGrad {
         let n = l1.dims().last().copied().unwrap_or(1).max(1);
         if g.len() != y.len() {
             candle_core::bail!("{}: gradient of {} values for an output of {}", self.name(), g.len(), y.len());
+        }
+        if !self.bias {
+            let mut gz = vec![0f32; y.len()];
+            gz.par_chunks_mut(BLOCK * n).zip(y.par_chunks(BLOCK * n).zip(g.par_chunks(BLOCK * n))).for_each(
+                |(gz, (y, g))| {
+                    for ((gz, y), g) in gz.iter_mut().zip(y).zip(g) {
+                        *gz = if *y > 0.0 { *g } else { 0.0 };
+                    }
+                },
+            );
+            return Ok((CpuStorage::F32(gz), l1.shape().clone()));
         }
         let mut out = vec![0f32; y.len() + n];
         let (gz, gb) = out.split_at_mut(y.len());
@@ -279,6 +322,18 @@ mod tests {
                 assert!(max_abs_diff(a, e) <= 1e-5 * scale, "gradient of {name} differs at {rows} x {k} x {n}");
             }
         }
+    }
+
+    /// The ReLU gives candle's values and gradient bit for bit away from exactly 0.
+    #[test]
+    fn relu_matches_candles_and_its_gradient() {
+        let x = Var::randn(0f32, 1., (3, 5, 7, 11), &Device::Cpu).unwrap();
+        let weight = Tensor::randn(0f32, 1., (3, 5, 7, 11), &Device::Cpu).unwrap();
+        let (ours, theirs) = (relu(&x).unwrap(), x.relu().unwrap());
+        assert_eq!(max_abs_diff(&ours, &theirs), 0.0);
+        let g_ours = (ours * &weight).unwrap().sum_all().unwrap().backward().unwrap();
+        let g_theirs = (theirs * &weight).unwrap().sum_all().unwrap().backward().unwrap();
+        assert_eq!(max_abs_diff(g_ours.get(&x).unwrap(), g_theirs.get(&x).unwrap()), 0.0);
     }
 
     /// Sums over rows come out bit for bit the same on one thread and on three.

@@ -2,8 +2,10 @@
 //! training step. Each is a candle custom op with its backward pass, used on the CPU only (other
 //! devices keep candle's ops), and tested against the candle composition it replaces.
 
+pub mod channel;
 pub mod conv;
 pub mod fused;
+pub mod pool;
 
 use candle_core::{CpuStorage, Layout, Result};
 
