@@ -6,12 +6,16 @@
 #   scripts/experiments.sh levers   docs/experiments/levers/*.json, seeds 0, 1, 2 (SEEDS overrides),
 #                                   mean and range over seeds, into `<!-- experiments:levers -->`
 #                                   (1-2 min per run on 2 cores)
+#   scripts/experiments.sh statistics   what per-width normalisation could buy the shipped files
+#                                   (trainer/examples/width_statistics.rs), into
+#                                   `<!-- experiments:statistics -->` (about 8 min)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 . scripts/lib/section.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/metamorph-target}"
 cargo build --release --workspace
+cargo build --release -p metamorph-trainer --example width_statistics
 mode="${1:-digits}"
 out="$(mktemp -d)"
 # A copy, so that rebuilding the workspace while the experiments run cannot change the binary.
@@ -79,8 +83,32 @@ levers)
     echo "| $(basename "$preset" .json) | $(description "$preset") | h = $widths | $accs | $bytes | $secs |" >> "$section"
   done
   ;;
+statistics)
+  {
+    echo "<!-- experiments:statistics -->"
+    echo "## Lever 4 of issue 13: what per-width statistics are worth"
+    echo
+    echo "Produced by \`scripts/experiments.sh statistics\`: \`cargo run --release -p metamorph-trainer --example width_statistics -- PRESET FILE REF\`"
+    echo "on the shipped files. At each width, every morphed layer's per-channel mean and deviation before the ReLU, measured on"
+    echo "2,000 training images, is mapped onto the reference width's corresponding channel (same relative coordinate in an INR"
+    echo "file, same index in a slimmable one), layer by layer as a recalibrated BatchNorm would. Test accuracy (%), K = 1:"
+    echo "plain, with one scale per layer, and with every channel's mean and deviation mapped. This uses data, which a device"
+    echo "does not have, so it bounds what a data-free per-width normalisation could recover."
+  } > "$section"
+  for job in "mnist-mlp models/mnist-mlp.mmh 1" "mnist-lenet models/mnist-lenet.mmh 1" "mnist-lenet models/mnist-lenet.mmh 0.5" \
+    "mnist-mlp models/mnist-mlp-slim.mmh 1" "mnist-lenet models/mnist-lenet-slim.mmh 1"; do
+    read -r preset file ref <<< "$job"
+    echo "$file, reference width $ref"
+    {
+      echo
+      echo "### \`$file\`, reference width $ref"
+      echo
+      "$CARGO_TARGET_DIR/release/examples/width_statistics" "$preset" "$file" "$ref" | grep '^|'
+    } >> "$section"
+  done
+  ;;
 *)
-  echo "usage: scripts/experiments.sh [digits|levers]" >&2
+  echo "usage: scripts/experiments.sh [digits|levers|statistics]" >&2
   exit 2
   ;;
 esac
