@@ -144,12 +144,9 @@ impl CustomOp3 for AffineGrad {
 
 #[cfg(test)]
 mod tests {
+    use super::super::check::{max_abs_diff, same_gradients};
     use super::*;
     use candle_core::{Device, Var};
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap()
-    }
 
     /// Values equal candle's broadcast composition bit for bit, and the gradients of the input,
     /// scale and shift agree to rounding, after a non-contiguous input.
@@ -172,15 +169,13 @@ mod tests {
                 .broadcast_add(&b4(&bias))
                 .unwrap();
             assert_eq!(max_abs_diff(&ours, &theirs), 0.0, "values differ at {:?}", (n, c, h, w));
-            let weight = Tensor::randn(0f32, 1., (n, c, h, w), &device).unwrap();
-            let g_ours = (ours * &weight).unwrap().sum_all().unwrap().backward().unwrap();
-            let g_theirs = (theirs * &weight).unwrap().sum_all().unwrap().backward().unwrap();
-            for (name, var) in [("x", &x), ("scale", &scale), ("shift", &shift), ("bias", &bias)] {
-                let (a, e) = (g_ours.get(var).unwrap(), g_theirs.get(var).unwrap());
-                let tolerance =
-                    1e-5 * e.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap().max(1.0);
-                assert!(max_abs_diff(a, e) <= tolerance, "gradient of {name} differs at {:?}", (n, c, h, w));
-            }
+            same_gradients(
+                &ours,
+                &theirs,
+                &[("x", &x), ("scale", &scale), ("shift", &shift), ("bias", &bias)],
+                1e-5,
+                &format!("{:?}", (n, c, h, w)),
+            );
         }
     }
 

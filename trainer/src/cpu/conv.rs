@@ -157,12 +157,9 @@ impl CustomOp1 for Fold {
 
 #[cfg(test)]
 mod tests {
+    use super::super::check::{max_abs_diff, same_gradients};
     use super::*;
     use candle_core::{Device, Var};
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap()
-    }
 
     /// Values and both gradients agree with candle's own `conv2d`, for the padded, strided and
     /// unpadded shapes the presets use.
@@ -181,14 +178,8 @@ mod tests {
             let theirs = x.conv2d(&w, pad, stride, 1, 1).unwrap();
             assert_eq!(ours.dims(), theirs.dims());
             assert!(max_abs_diff(&ours, &theirs) < 1e-4, "values differ for {:?}", (n, c, h, o, k, pad, stride));
-            // A weighting makes every output position's gradient distinct.
-            let weight = Tensor::randn(0f32, 1., theirs.dims(), &device).unwrap();
-            let g_ours = (ours * &weight).unwrap().sum_all().unwrap().backward().unwrap();
-            let g_theirs = (theirs * &weight).unwrap().sum_all().unwrap().backward().unwrap();
-            for var in [&x, &w] {
-                let (a, b) = (g_ours.get(var).unwrap(), g_theirs.get(var).unwrap());
-                assert!(max_abs_diff(a, b) < 1e-3, "gradients differ for {:?}", (n, c, h, o, k, pad, stride));
-            }
+            let case = format!("{:?}", (n, c, h, o, k, pad, stride));
+            same_gradients(&ours, &theirs, &[("x", &x), ("w", &w)], 1e-4, &case);
         }
     }
 }

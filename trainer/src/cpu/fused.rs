@@ -289,12 +289,9 @@ impl CustomOp3 for AddScaledGrad {
 
 #[cfg(test)]
 mod tests {
+    use super::super::check::{max_abs_diff, same_gradients};
     use super::*;
     use candle_core::{Device, Var};
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap()
-    }
 
     /// The fused ops give candle's values bit for bit, and its gradients to rounding, on shapes
     /// with a partial last block and after a non-contiguous input.
@@ -312,15 +309,13 @@ mod tests {
             let z = x_rows.matmul(&w.t().unwrap()).unwrap().broadcast_add(&b).unwrap();
             let theirs = (t.as_tensor() + z.relu().unwrap().broadcast_mul(&s).unwrap()).unwrap();
             assert_eq!(max_abs_diff(&ours, &theirs), 0.0, "values differ at {rows} x {k} x {n}");
-            let weight = Tensor::randn(0f32, 1., (rows, n), &device).unwrap();
-            let g_ours = (ours * &weight).unwrap().sum_all().unwrap().backward().unwrap();
-            let g_theirs = (theirs * &weight).unwrap().sum_all().unwrap().backward().unwrap();
-            for (name, var) in [("x", &x), ("w", &w), ("b", &b), ("t", &t), ("s", &s)] {
-                let (a, e) = (g_ours.get(var).unwrap(), g_theirs.get(var).unwrap());
-                let scale =
-                    e.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap().max(1.0);
-                assert!(max_abs_diff(a, e) <= 1e-5 * scale, "gradient of {name} differs at {rows} x {k} x {n}");
-            }
+            same_gradients(
+                &ours,
+                &theirs,
+                &[("x", &x), ("w", &w), ("b", &b), ("t", &t), ("s", &s)],
+                1e-5,
+                &format!("{rows} x {k} x {n}"),
+            );
         }
     }
 
@@ -328,12 +323,9 @@ mod tests {
     #[test]
     fn relu_matches_candles_and_its_gradient() {
         let x = Var::randn(0f32, 1., (3, 5, 7, 11), &Device::Cpu).unwrap();
-        let weight = Tensor::randn(0f32, 1., (3, 5, 7, 11), &Device::Cpu).unwrap();
         let (ours, theirs) = (relu(&x).unwrap(), x.relu().unwrap());
         assert_eq!(max_abs_diff(&ours, &theirs), 0.0);
-        let g_ours = (ours * &weight).unwrap().sum_all().unwrap().backward().unwrap();
-        let g_theirs = (theirs * &weight).unwrap().sum_all().unwrap().backward().unwrap();
-        assert_eq!(max_abs_diff(g_ours.get(&x).unwrap(), g_theirs.get(&x).unwrap()), 0.0);
+        same_gradients(&ours, &theirs, &[("x", &x)], 0.0, "relu");
     }
 
     /// Sums over rows come out bit for bit the same on one thread and on three.

@@ -121,6 +121,7 @@ impl CustomOp2 for MaxPoolGrad {
 
 #[cfg(test)]
 mod tests {
+    use super::super::check::max_abs_diff;
     use super::*;
     use candle_core::{Device, Var};
 
@@ -135,10 +136,7 @@ mod tests {
             let x = Var::randn(0f32, 1., (n, c, h, w), &device).unwrap();
             let ours = max_pool2d(&x, k, k).unwrap();
             let theirs = x.max_pool2d_with_stride(k, k).unwrap();
-            let diff = |a: &Tensor, b: &Tensor| {
-                (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
-            };
-            assert_eq!(diff(&ours, &theirs), 0.0);
+            assert_eq!(max_abs_diff(&ours, &theirs), 0.0);
             let weight = Tensor::randn(0f32, 1., theirs.dims(), &device).unwrap();
             let g = (ours * &weight).unwrap().sum_all().unwrap().backward().unwrap();
             let g = g.get(&x).unwrap();
@@ -160,7 +158,11 @@ mod tests {
             if h % k == 0 && w % k == 0 {
                 let g_theirs = (theirs * &weight).unwrap().sum_all().unwrap().backward().unwrap();
                 let scaled = (g_theirs.get(&x).unwrap() * (k * k) as f64).unwrap();
-                assert!(diff(g, &scaled) < 1e-5, "candle's gradient is not ours / k² for {:?}", (n, c, h, w, k));
+                assert!(
+                    max_abs_diff(g, &scaled) < 1e-5,
+                    "candle's gradient is not ours / k² for {:?}",
+                    (n, c, h, w, k)
+                );
             }
         }
     }
