@@ -162,27 +162,18 @@ pub fn section(report: &Report) -> String {
          score: the sum of its accuracies over the sweep's widths), where a device runs the widest member \
          that its width budget allows. Accuracy (%) per width budget; — where no member fits.\n"
     );
-    let _ = write!(s, "| budget | members (h) | bytes |");
-    for row in &r.rows {
-        let _ = write!(s, " h ≤ {} |", row.h);
-    }
-    let _ = writeln!(s, "\n|---|---|---:|{}", "---:|".repeat(r.rows.len()));
-    for (budget, zoo) in &r.zoos {
-        let label = format!("{} ({:.1}× hypernet)", thousands(*budget), *budget as f64 / st.hypernet_bytes as f64);
-        match zoo {
-            None => {
-                let _ = writeln!(s, "| {label} | none fits | 0 |{}", " — |".repeat(r.rows.len()));
-            }
-            Some(z) => {
+    let zoos: Vec<BudgetRow> = r
+        .zoos
+        .iter()
+        .map(|(budget, zoo)| {
+            let row = zoo.as_ref().map(|z| {
                 let members: Vec<String> = z.members.iter().map(|m| m.h.to_string()).collect();
-                let _ = write!(s, "| {label} | {} | {} |", members.join(", "), thousands(z.bytes));
-                for row in &r.rows {
-                    let _ = write!(s, " {} |", z.accuracy_at(row.h).map_or("—".into(), pct));
-                }
-                let _ = writeln!(s);
-            }
-        }
-    }
+                (members.join(", "), z.bytes, r.rows.iter().map(|row| z.accuracy_at(row.h)).collect())
+            });
+            (*budget, row)
+        })
+        .collect();
+    budget_table(&mut s, r, "members (h)", &zoos);
     if !r.slim_cuts.is_empty() {
         let _ = writeln!(s, "\n### Slimmable net cut to equal bytes\n");
         let _ = writeln!(
@@ -191,23 +182,17 @@ pub fn section(report: &Report) -> String {
              --from FILE --max-bytes B`), measured on the cut's bytes; at width budget h a device runs member \
              min(h, widest). Accuracy (%) per width budget.\n"
         );
-        let _ = write!(s, "| budget | widest member (h) | bytes |");
-        for row in &r.rows {
-            let _ = write!(s, " h ≤ {} |", row.h);
-        }
-        let _ = writeln!(s, "\n|---|---:|---:|{}", "---:|".repeat(r.rows.len()));
-        for (budget, cut) in &r.slim_cuts {
-            let label = format!("{} ({:.1}× hypernet)", thousands(*budget), *budget as f64 / st.hypernet_bytes as f64);
-            match cut {
-                None => {
-                    let _ = writeln!(s, "| {label} | none fits | 0 |{}", " — |".repeat(r.rows.len()));
-                }
-                Some(c) => {
-                    let cells: String = c.accuracy.iter().map(|&a| format!(" {} |", pct(a))).collect();
-                    let _ = writeln!(s, "| {label} | {} | {} |{cells}", c.h, thousands(c.bytes));
-                }
-            }
-        }
+        let cuts: Vec<BudgetRow> = r
+            .slim_cuts
+            .iter()
+            .map(|(budget, cut)| {
+                (
+                    *budget,
+                    cut.as_ref().map(|c| (c.h.to_string(), c.bytes, c.accuracy.iter().map(|&a| Some(a)).collect())),
+                )
+            })
+            .collect();
+        budget_table(&mut s, r, "widest member (h)", &cuts);
     }
     let _ = writeln!(s, "\n### Targets\n");
     let _ = writeln!(s, "| target | result | numbers |");
@@ -238,4 +223,31 @@ fn epochs_kept([run, kept]: [usize; 2]) -> String {
 /// ```
 pub fn epochs(n: usize) -> String {
     format!("{n} epoch{}", if n == 1 { "" } else { "s" })
+}
+
+/// One option at a byte budget: the budget, and unless nothing fits, the option's members in words,
+/// its bytes and its accuracy at each width budget of the sweep (`None` where no member fits).
+type BudgetRow = (u64, Option<(String, u64, Vec<Option<f32>>)>);
+
+/// Writes a table of options at the report's byte budgets, one row per budget and one column per
+/// width budget of the sweep; `members` heads the column that names each option's members.
+fn budget_table(s: &mut String, r: &Report, members: &str, rows: &[BudgetRow]) {
+    let _ = write!(s, "| budget | {members} | bytes |");
+    for row in &r.rows {
+        let _ = write!(s, " h ≤ {} |", row.h);
+    }
+    let _ = writeln!(s, "\n|---|---|---:|{}", "---:|".repeat(r.rows.len()));
+    for (budget, option) in rows {
+        let hypernet = r.storage.hypernet_bytes as f64;
+        let label = format!("{} ({:.1}× hypernet)", thousands(*budget), *budget as f64 / hypernet);
+        match option {
+            None => {
+                let _ = writeln!(s, "| {label} | none fits | 0 |{}", " — |".repeat(r.rows.len()));
+            }
+            Some((names, bytes, accuracy)) => {
+                let cells: String = accuracy.iter().map(|a| format!(" {} |", a.map_or("—".into(), pct))).collect();
+                let _ = writeln!(s, "| {label} | {names} | {} |{cells}", thousands(*bytes));
+            }
+        }
+    }
 }
