@@ -154,6 +154,22 @@ mod tests {
         }
     }
 
+    /// `run` with a byte budget writes a file within it: the accuracy table it measures has the
+    /// bytes the bisection counted.
+    #[test]
+    fn a_cut_written_to_a_byte_budget_fits_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, out) = (dir.path().join("slim.mmh"), dir.path().join("cut.mmh"));
+        std::fs::write(&from, slimmable_file()).unwrap();
+        let budget = 3_000;
+        let (h, table) = run(&from, Size::Bytes(budget), DType::I8, &out, &Device::Cpu).unwrap();
+        let written = std::fs::read(&out).unwrap();
+        assert!(written.len() as u64 <= budget && h < 32, "{} bytes at h = {h}", written.len());
+        let net = format::read(&written).unwrap();
+        assert_eq!((net.arch.h_max as usize, table[0].h as usize), (h, h));
+        assert_eq!(net.meta.accuracy.len(), table.len());
+    }
+
     /// An INR file, or a width outside the file's range, is refused with a clear error.
     #[test]
     fn cutting_an_inr_file_or_out_of_range_is_refused() {
