@@ -11,11 +11,11 @@
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::contiguous_f32;
+use super::{contiguous_f32, cpu_f32};
 
 /// `x · scale[c] + shift[c]` for `x` `[N, C, H, W]`, `scale` and `shift` `[C]`.
 pub fn affine(x: &Tensor, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
-    if !fusable(&[x, scale, shift]) {
+    if !cpu_f32(&[x, scale, shift]) {
         let c = scale.dim(0)?;
         return x.broadcast_mul(&scale.reshape((1, c, 1, 1))?)?.broadcast_add(&shift.reshape((1, c, 1, 1))?);
     }
@@ -24,15 +24,11 @@ pub fn affine(x: &Tensor, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
 
 /// `x + bias[c]` for `x` `[N, C, H, W]` and `bias` `[C]`.
 pub fn add_bias(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    if !fusable(&[x, bias]) {
+    if !cpu_f32(&[x, bias]) {
         return x.broadcast_add(&bias.reshape((1, bias.dim(0)?, 1, 1))?);
     }
     let ones = Tensor::ones(bias.shape(), DType::F32, bias.device())?;
     x.contiguous()?.apply_op3(&ones, &bias.contiguous()?, Affine)
-}
-
-fn fusable(tensors: &[&Tensor]) -> bool {
-    tensors.iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
 }
 
 /// `[N, C, H, W]`: the batch, the channels and the pixels of a plane.

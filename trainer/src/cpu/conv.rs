@@ -9,12 +9,12 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::contiguous_f32;
+use super::{contiguous_f32, cpu_f32};
 
 /// `x` `[N, C, H, W]` convolved with `w` `[O, C, k, k]` (zero padding `pad`, stride `stride`):
 /// `[N, O, H', W']`, the same function as `x.conv2d(w, pad, stride, 1, 1)`.
 pub fn conv2d(x: &Tensor, w: &Tensor, pad: usize, stride: usize) -> Result<Tensor> {
-    if !x.device().is_cpu() {
+    if !cpu_f32(&[x, w]) {
         return x.conv2d(w, pad, stride, 1, 1);
     }
     let (n, c, h, width) = x.dims4()?;

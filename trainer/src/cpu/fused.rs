@@ -13,17 +13,17 @@
 //! is the same whatever the thread count or scheduling.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::contiguous_f32;
+use super::{contiguous_f32, cpu_f32};
 
 /// Rows per parallel task, and so per partial sum over rows.
 const BLOCK: usize = 256;
 
 /// `relu(x · wᵀ + b)` for `x` `[rows, k]`, `w` `[n, k]` and `b` `[n]`.
 pub fn linear_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if !fusable(&[x, w, b]) {
+    if !cpu_f32(&[x, w, b]) {
         return x.matmul(&w.t()?)?.broadcast_add(b)?.relu();
     }
     x.apply_op3(w, &b.contiguous()?, LinearRelu)
@@ -31,7 +31,7 @@ pub fn linear_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// `max(x, 0)`, whose backward pass is one masked copy of the gradient.
 pub fn relu(x: &Tensor) -> Result<Tensor> {
-    if !fusable(&[x]) {
+    if !cpu_f32(&[x]) {
         return x.relu();
     }
     x.contiguous()?.apply_op1(Relu)
@@ -39,15 +39,10 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
 
 /// `h + s · t` for `h`, `t` `[rows, n]` and a scalar `s` `[1]`.
 pub fn add_scaled(h: &Tensor, t: &Tensor, s: &Tensor) -> Result<Tensor> {
-    if !fusable(&[h, t, s]) {
+    if !cpu_f32(&[h, t, s]) {
         return h + t.broadcast_mul(s)?;
     }
     h.contiguous()?.apply_op3(&t.contiguous()?, &s.contiguous()?, AddScaled)
-}
-
-/// Whether the fused kernels apply: f32 on the CPU. Elsewhere candle's own ops run.
-fn fusable(tensors: &[&Tensor]) -> bool {
-    tensors.iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
 }
 
 /// The one value of a scalar `[1]` tensor.

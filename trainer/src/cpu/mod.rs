@@ -7,7 +7,12 @@ pub mod conv;
 pub mod fused;
 pub mod pool;
 
-use candle_core::{CpuStorage, Layout, Result};
+use candle_core::{CpuStorage, DType, Layout, Result, Tensor};
+
+/// Whether these kernels apply to `tensors`: all f32 on the CPU. Elsewhere candle's own ops run.
+fn cpu_f32(tensors: &[&Tensor]) -> bool {
+    tensors.iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+}
 
 /// The contiguous f32 values of a CPU tensor's storage.
 fn contiguous_f32<'a>(op: &str, storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {

@@ -11,12 +11,12 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::contiguous_f32;
+use super::{contiguous_f32, cpu_f32};
 
 /// `x` `[N, C, H, W]` max-pooled over `k × k` windows every `stride` pixels (no padding):
 /// `[N, C, (H − k) / stride + 1, (W − k) / stride + 1]`, as `x.max_pool2d_with_stride(k, stride)`.
 pub fn max_pool2d(x: &Tensor, k: usize, stride: usize) -> Result<Tensor> {
-    if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
+    if !cpu_f32(&[x]) {
         return x.max_pool2d_with_stride(k, stride);
     }
     let (n, c, h, w) = x.dims4()?;

@@ -35,10 +35,21 @@ pub fn measure(
     let Some((h, bytes)) = widest_within(file, budget, DType::I8)? else {
         return Ok(None);
     };
+    // Every width budget from `h` up runs the same member: evaluate each member once.
+    let mut measured: Vec<(usize, f32)> = Vec::new();
     let mut accuracy = Vec::new();
     for &w in widths {
         let member = w.min(h);
-        accuracy.push(crate::base::evaluate(arch, member, &runtime_member(&bytes, member, 1, device)?, test, device)?);
+        let acc = match measured.iter().find(|(m, _)| *m == member) {
+            Some(&(_, acc)) => acc,
+            None => {
+                let acc =
+                    crate::base::evaluate(arch, member, &runtime_member(&bytes, member, 1, device)?, test, device)?;
+                measured.push((member, acc));
+                acc
+            }
+        };
+        accuracy.push(acc);
     }
     Ok(Some(SlimCut { h, bytes: bytes.len() as u64, accuracy }))
 }
