@@ -50,6 +50,11 @@ pub struct FitConfig {
     /// their weights towards zero, where consecutive layers stall each other's gradients.
     #[serde(default = "default_true")]
     pub reconstruct: bool,
+    /// Keep the reconstruction term on the full-width steps after the warm-up (the default).
+    /// `false`: after the warm-up the full-width member learns from the data alone, so it is no
+    /// longer held to the base network's exact weights.
+    #[serde(default = "default_true")]
+    pub reconstruct_after_warmup: bool,
     /// Standardise each generated tensor by its read-out's mean and standard deviation over the
     /// full-width grid, then scale it by a fixed gain (all folded into the file on export). Without
     /// it, an optimiser step on the shared MLP shifts every value of a tensor together, by far more

@@ -261,6 +261,27 @@ fn without_the_sandwich_rule_a_step_trains_one_width() {
     }
 }
 
+/// `reconstruct_after_warmup: false` keeps the reconstruction term in the warm-up only; every
+/// other choice of every step (widths, noise, images) stays as the default schedule draws it.
+#[test]
+fn reconstruction_can_end_with_the_warm_up() {
+    let (preset, opts, _, data) = tiny();
+    let without = FitOptions { recon_after_warmup: false, ..opts.clone() };
+    assert!(opts.warmup > 0 && opts.recon_weight > 0.0);
+    let mut recon_steps = [0, 0];
+    for step in 0..opts.steps {
+        let (a, b) = (plan_step(&opts, &preset.arch, data.n, step), plan_step(&without, &preset.arch, data.n, step));
+        assert_eq!(a.images, b.images, "step {step}");
+        for (x, y) in a.members.iter().zip(&b.members) {
+            let noise = |m: &metamorph_trainer::fit::Member| m.noise.map(|n| (n.seed, n.amplitude.to_bits()));
+            assert_eq!((x.h, noise(x)), (y.h, noise(y)), "step {step}");
+            assert_eq!(y.recon, x.recon && step < opts.warmup, "step {step}");
+            recon_steps[usize::from(step >= opts.warmup)] += usize::from(x.recon);
+        }
+    }
+    assert!(recon_steps[1] > 0, "the default schedule reconstructs after the warm-up: {recon_steps:?}");
+}
+
 /// An output, checkpoint or base path that cannot be written stops `fit` before any training,
 /// naming the path.
 #[test]

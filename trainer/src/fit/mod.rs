@@ -3,7 +3,8 @@
 //! Each step generates one or more *members* (widths) from the INR (with coordinate noise on
 //! partial widths) and minimises the sum of their losses `CE + δ · KL + 1e-4 Σ‖W‖₂ + λ · R`,
 //! where `KL` distils the full-width base network into the member (δ = 0 unless the preset asks)
-//! and `R` is the relative squared error against the permuted base network, applied at full width.
+//! and `R` is the relative squared error against the permuted base network, applied at full width
+//! (after the warm-up only if the preset keeps it, `reconstruct_after_warmup`).
 //! A reconstruction-only warm-up starts the INR near the base network. AdamW with element-wise
 //! gradient clipping, cosine schedule, and an EMA of the parameters used for evaluation and export.
 //!
@@ -56,6 +57,8 @@ pub struct FitOptions {
     pub full_every: usize,
     /// Weight λ of the reconstruction term (0: none).
     pub recon_weight: f64,
+    /// Keep the reconstruction term after the warm-up.
+    pub recon_after_warmup: bool,
     /// Weight δ of distillation from the full-width base network (0: none).
     pub distill: f64,
     /// Random widths per step besides the widest and the narrowest trained width (0: one width per
@@ -93,6 +96,7 @@ impl FitOptions {
             train_h: p.train_h,
             full_every: 4,
             recon_weight: if p.fit.reconstruct { 1.0 } else { 0.0 },
+            recon_after_warmup: p.fit.reconstruct_after_warmup,
             distill: p.fit.distill,
             sandwich: p.fit.sandwich,
             self_distill: p.fit.self_distill,
@@ -203,7 +207,7 @@ pub fn plan_step(opts: &FitOptions, arch: &ArchSpec, train_n: usize, step: usize
     let h_max = arch.h_max as usize;
     let warm = step < opts.warmup;
     let full = warm || step.is_multiple_of(opts.full_every);
-    let recon = full && opts.recon_weight > 0.0;
+    let recon = full && opts.recon_weight > 0.0 && (warm || opts.recon_after_warmup);
     let [lo, hi] = opts.train_h;
     let random_width = |rng: &mut Rng| lo as usize + rng.below((hi - lo) as usize + 1);
     let noisy = |rng: &mut Rng| Some(Noise { seed: rng.next_u64(), amplitude: coords::amplitude(opts.sigma) });
