@@ -13,9 +13,11 @@
 //! (the preset's `lr · finetune_lr`, cosine-decayed to 5 %), batch as in the preset. Prints the
 //! full-test-set accuracy at the end.
 //!
-//! `cargo run --release -p metamorph-trainer --example inr_bottleneck -- PRESET BASE FREE STEPS WARMUP`
-//! with `BASE` a full-width base network (`fit --save-base`) and `FREE` a comma-separated list of
-//! morphed tensors (`layer1.weight`, …), `none` or `all`. `scripts/experiments.sh bottleneck`
+//! `cargo run --release -p metamorph-trainer --example inr_bottleneck -- PRESET BASE FREE STEPS WARMUP [LR [ANCHOR]]`
+//! with `BASE` a full-width base network (`fit --save-base`), `FREE` a comma-separated list of
+//! morphed tensors (`layer1.weight`, …), `none` or `all`, `LR` the classification phase's peak
+//! rate (default the fit's) and `ANCHOR` the weight of the reconstruction term kept beside the
+//! cross-entropy (default 0). `scripts/experiments.sh bottleneck`
 //! runs it on mnist-mlp.
 
 use anyhow::{ensure, Context, Result};
@@ -36,10 +38,15 @@ const CLIP: f64 = 10.0;
 fn main() -> Result<()> {
     metamorph_trainer::malloc::retain_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    ensure!(args.len() == 5, "usage: inr_bottleneck PRESET BASE FREE STEPS WARMUP");
+    ensure!((5..=7).contains(&args.len()), "usage: inr_bottleneck PRESET BASE FREE STEPS WARMUP [LR [ANCHOR]]");
     let preset = Preset::load(&args[0])?;
     let steps: usize = args[3].parse().context("STEPS must be a count")?;
     let warmup: usize = args[4].parse().context("WARMUP must be a count")?;
+    let peak: f64 = match args.get(5) {
+        Some(a) => a.parse().context("LR must be a number")?,
+        None => preset.fit.lr * preset.fit.finetune_lr,
+    };
+    let anchor: f64 = args.get(6).map_or(Ok(0.0), |a| a.parse()).context("ANCHOR must be a number")?;
     let (arch, dev) = (&preset.arch, Device::Cpu);
     let h = arch.h_max as usize;
     let base = Checkpoint::load(args[1].as_ref(), &dev)?;
@@ -91,11 +98,15 @@ fn main() -> Result<()> {
             reconstruction(arch, &params, &target, &free_vars)?
         } else {
             let t = (step - warmup) as f64 / steps as f64;
-            let lr = ramp * preset.fit.lr * preset.fit.finetune_lr * (0.05 + 0.475 * (1.0 + (std::f64::consts::PI * t).cos()));
+            let lr = ramp * peak * (0.05 + 0.475 * (1.0 + (std::f64::consts::PI * t).cos()));
             (inr_opt.config.lr, free_opt.config.lr) = (lr, lr);
             let images: Vec<usize> = (0..preset.fit.batch).map(|_| rng.below(train.n)).collect();
             let (x, y) = train.batch(&images, &dev)?;
-            cross_entropy(&forward(arch, h, &params, &x)?, &y)?
+            let ce = cross_entropy(&forward(arch, h, &params, &x)?, &y)?;
+            match anchor > 0.0 {
+                true => (ce + (reconstruction(arch, &params, &target, &free_vars)? * anchor)?)?,
+                false => ce,
+            }
         };
         let value = loss.to_scalar::<f32>()?;
         ensure!(value.is_finite(), "loss became {value} at step {step}");
@@ -112,7 +123,7 @@ fn main() -> Result<()> {
     let acc = evaluate(arch, h, &member(&inr)?, &test, &dev)?;
     let free_label = if free.is_empty() { "none".to_string() } else { free.join(", ") };
     println!(
-        "| {free_label} | {:.2} | {:.2} | {:.0} |",
+        "| {free_label} | {peak} | {anchor} | {:.2} | {:.2} | {:.0} |",
         evaluate(arch, h, &target, &test, &dev)? * 100.0,
         acc * 100.0,
         start.elapsed().as_secs_f64()
