@@ -123,7 +123,7 @@ fn main() -> Result<()> {
     let acc = evaluate(arch, h, &member(&inr)?, &test, &dev)?;
     let free_label = if free.is_empty() { "none".to_string() } else { free.join(", ") };
     println!(
-        "| {free_label} | {peak} | {anchor} | {:.2} | {:.2} | {:.0} |",
+        "| {free_label} | {peak:.2e} | {anchor} | {:.2} | {:.2} | {:.0} |",
         evaluate(arch, h, &target, &test, &dev)? * 100.0,
         acc * 100.0,
         start.elapsed().as_secs_f64()
