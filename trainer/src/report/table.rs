@@ -76,8 +76,9 @@ pub fn section(report: &Report) -> String {
     let _ = writeln!(s, "Produced by\n\n```sh\n{}\n```\n", r.command);
     let _ = writeln!(
         s,
-        "Machine: {} CPUs (`nproc`), {}; device `{}`. The report took {:.0} s: {:.0} s training the \
-         individually trained nets, {:.0} s materialising and evaluating the hypernet.\n",
+        "Machine: {} CPUs (`nproc`), {}; device `{}`. The report took {:.0} s. Training the individually \
+         trained nets took {:.0} s in all (cached nets count the time they took when first trained, \
+         beside whatever else ran then); materialising and evaluating the hypernet took {:.0} s.\n",
         r.machine.cpus,
         r.machine.cpu_model,
         r.machine.device,
