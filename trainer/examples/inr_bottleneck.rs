@@ -13,12 +13,10 @@
 //! (the preset's `lr · finetune_lr`, cosine-decayed to 5 %), batch as in the preset. Prints the
 //! full-test-set accuracy at the end.
 //!
-//! `cargo run --release -p metamorph-trainer --example inr_bottleneck -- PRESET BASE FREE STEPS WARMUP [LR [ANCHOR]]`
+//! `cargo run --release -p metamorph-trainer --example inr_bottleneck -- PRESET BASE FREE STEPS WARMUP [LR]`
 //! with `BASE` a full-width base network (`fit --save-base`), `FREE` a comma-separated list of
-//! morphed tensors (`layer1.weight`, …), `none` or `all`, `LR` the classification phase's peak
-//! rate (default the fit's) and `ANCHOR` the weight of the reconstruction term kept beside the
-//! cross-entropy (default 0). `scripts/experiments.sh bottleneck`
-//! runs it on mnist-mlp.
+//! morphed tensors (`layer1.weight`, …), `none` or `all`, and `LR` the classification phase's peak
+//! rate (default the fit's). `scripts/experiments.sh bottleneck` runs it on mnist-mlp.
 
 use anyhow::{ensure, Context, Result};
 use candle_core::{Device, Tensor, Var};
@@ -38,7 +36,7 @@ const CLIP: f64 = 10.0;
 fn main() -> Result<()> {
     metamorph_trainer::malloc::retain_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    ensure!((5..=7).contains(&args.len()), "usage: inr_bottleneck PRESET BASE FREE STEPS WARMUP [LR [ANCHOR]]");
+    ensure!((5..=6).contains(&args.len()), "usage: inr_bottleneck PRESET BASE FREE STEPS WARMUP [LR]");
     let preset = Preset::load(&args[0])?;
     let steps: usize = args[3].parse().context("STEPS must be a count")?;
     let warmup: usize = args[4].parse().context("WARMUP must be a count")?;
@@ -46,7 +44,6 @@ fn main() -> Result<()> {
         Some(a) => a.parse().context("LR must be a number")?,
         None => preset.fit.lr * preset.fit.finetune_lr,
     };
-    let anchor: f64 = args.get(6).map_or(Ok(0.0), |a| a.parse()).context("ANCHOR must be a number")?;
     let (arch, dev) = (&preset.arch, Device::Cpu);
     let h = arch.h_max as usize;
     let base = Checkpoint::load(args[1].as_ref(), &dev)?;
@@ -102,11 +99,7 @@ fn main() -> Result<()> {
             (inr_opt.config.lr, free_opt.config.lr) = (lr, lr);
             let images: Vec<usize> = (0..preset.fit.batch).map(|_| rng.below(train.n)).collect();
             let (x, y) = train.batch(&images, &dev)?;
-            let ce = cross_entropy(&forward(arch, h, &params, &x)?, &y)?;
-            match anchor > 0.0 {
-                true => (ce + (reconstruction(arch, &params, &target, &free_vars)? * anchor)?)?,
-                false => ce,
-            }
+            cross_entropy(&forward(arch, h, &params, &x)?, &y)?
         };
         let value = loss.to_scalar::<f32>()?;
         ensure!(value.is_finite(), "loss became {value} at step {step}");
@@ -123,7 +116,7 @@ fn main() -> Result<()> {
     let acc = evaluate(arch, h, &member(&inr)?, &test, &dev)?;
     let free_label = if free.is_empty() { "none".to_string() } else { free.join(", ") };
     println!(
-        "| {free_label} | {peak:.2e} | {anchor} | {:.2} | {:.2} | {:.0} |",
+        "| {free_label} | {peak:.2e} | {:.2} | {:.2} | {:.0} |",
         evaluate(arch, h, &target, &test, &dev)? * 100.0,
         acc * 100.0,
         start.elapsed().as_secs_f64()
