@@ -22,10 +22,10 @@ use anyhow::{ensure, Context, Result};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::loss::cross_entropy;
 use metamorph::rng::Rng;
-use metamorph::spec::ArchSpec;
 use metamorph_trainer::adamw::{AdamW, AdamWConfig};
 use metamorph_trainer::base::{evaluate, Checkpoint};
 use metamorph_trainer::data::{Dataset, Split};
+use metamorph_trainer::fit::{reconstruction, resampled_targets};
 use metamorph_trainer::inr::Inr;
 use metamorph_trainer::net::forward;
 use metamorph_trainer::preset::Preset;
@@ -84,6 +84,7 @@ fn main() -> Result<()> {
     let test = Dataset::load(&preset.dataset, Split::Test)?;
     let mut inr_opt = AdamW::new(inr.vars(), AdamWConfig::default())?;
     let mut free_opt = AdamW::new(free_vars.iter().flatten().cloned().collect(), AdamWConfig::default())?;
+    let targets = resampled_targets(arch, &target, h)?;
     let mut rng = Rng::new(0);
     let start = std::time::Instant::now();
     for step in 0..warmup + steps {
@@ -92,7 +93,10 @@ fn main() -> Result<()> {
         let params = member(&inr)?;
         let loss = if step < warmup {
             inr_opt.config.lr = preset.fit.lr * ramp;
-            reconstruction(arch, &params, &target, &free_vars)?
+            // Only the tensors the INR generates; the targets list every morphed tensor in order.
+            let generated = arch.params(h).zip(&params).zip(&free_vars).filter(|((p, _), _)| p.morph.is_some());
+            let pairs = generated.zip(&targets).filter(|(((_, _), v), _)| v.is_none()).map(|(((_, w), _), t)| (w, t));
+            reconstruction(pairs, &dev)?
         } else {
             let t = (step - warmup) as f64 / steps as f64;
             let lr = ramp * peak * (0.05 + 0.475 * (1.0 + (std::f64::consts::PI * t).cos()));
@@ -122,21 +126,4 @@ fn main() -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// The fit's reconstruction term over the INR's tensors: the mean over them of the squared error
-/// relative to the target's squared norm.
-fn reconstruction(arch: &ArchSpec, params: &[Tensor], target: &[Tensor], free: &[Option<Var>]) -> Result<Tensor> {
-    let h = arch.h_max as usize;
-    let mut terms = Vec::new();
-    for ((p, (w, t)), v) in arch.params(h).zip(params.iter().zip(target)).zip(free) {
-        if p.morph.is_none() || v.is_some() {
-            continue;
-        }
-        let norm = t.sqr()?.sum_all()?.to_scalar::<f32>()?.max(1e-12) as f64;
-        terms.push(((w - t)?.sqr()?.sum_all()? / norm)?);
-    }
-    let n = terms.len().max(1) as f64;
-    let zero = Tensor::new(0f32, target[0].device())?;
-    Ok((terms.into_iter().try_fold(zero, |acc, t| acc + t)? / n)?)
 }

@@ -369,12 +369,7 @@ pub fn step_loss(
             if let std::collections::hash_map::Entry::Vacant(e) = targets.0.entry(m.h) {
                 e.insert(resampled_targets(arch, target, m.h)?);
             }
-            let targets = &targets.0[&m.h];
-            let mut recon = Tensor::new(0f32, device)?;
-            for (w, (t, norm)) in morphed.iter().zip(targets) {
-                recon = (recon + ((*w - t)?.sqr()?.sum_all()? / *norm)?)?;
-            }
-            let recon = (recon / targets.len() as f64)?;
+            let recon = reconstruction(morphed.iter().copied().zip(&targets.0[&m.h]), device)?;
             shown.recon = recon.to_scalar::<f32>()?;
             own = (own + (recon * opts.recon_weight)?)?;
         }
@@ -404,6 +399,20 @@ pub fn step_loss(
         loss = (loss + own)?;
     }
     Ok(StepLoss { loss, members })
+}
+
+/// The reconstruction term: over `pairs` of a generated tensor and its target with the target's
+/// squared norm ([`resampled_targets`]), the mean squared error relative to that norm.
+pub fn reconstruction<'a>(
+    pairs: impl Iterator<Item = (&'a Tensor, &'a (Tensor, f64))>,
+    device: &Device,
+) -> Result<Tensor> {
+    let (mut sum, mut n) = (Tensor::new(0f32, device)?, 0usize);
+    for (w, (t, norm)) in pairs {
+        sum = (sum + ((w - t)?.sqr()?.sum_all()? / *norm)?)?;
+        n += 1;
+    }
+    Ok((sum / n.max(1) as f64)?)
 }
 
 /// `KL(softmax(teacher) ‖ softmax(student))`, averaged over the batch.
