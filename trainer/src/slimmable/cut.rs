@@ -101,8 +101,9 @@ pub fn run(from: &Path, size: Size, dtype: DType, out: &Path, device: &Device) -
     Ok((h, crate::export::write(out, net, dtype, &test, device)?))
 }
 
-/// The cut at `h` encoded as `dtype`, with the accuracy table unmeasured.
-fn cut_as_written(file: &[u8], h: usize, dtype: DType) -> Result<Vec<u8>> {
+/// The cut at `h` encoded as `dtype`, with the accuracy table unmeasured: the bytes of the file
+/// [`run`] writes.
+pub fn cut_as_written(file: &[u8], h: usize, dtype: DType) -> Result<Vec<u8>> {
     let mut net = cut(file, h)?;
     net.accuracy = unmeasured_table(&net.arch);
     net.to_bytes_as(dtype).map_err(anyhow::Error::msg)
