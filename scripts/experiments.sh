@@ -13,13 +13,19 @@
 #                                   (trainer/examples/inr_bottleneck.rs), into
 #                                   `<!-- experiments:bottleneck -->` (about 10 min per row on 2
 #                                   cores; BASE=FILE reuses a base network instead of training one)
+#   scripts/experiments.sh seeds        the shipped mnist-mlp preset over seeds (SEEDS, default
+#                                   "0 1 2"), into `<!-- experiments:seeds -->` (about 17 min a seed)
+#   scripts/experiments.sh extension    a stored core plus an INR extension against the slimmable
+#                                   net cut to the same bytes (trainer/examples/inr_extension.rs),
+#                                   into `<!-- experiments:extension -->` (7-11 min per row)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 . scripts/lib/section.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/metamorph-target}"
 cargo build --release --workspace
-cargo build --release -p metamorph-trainer --example width_statistics --example inr_bottleneck
+cargo build --release -p metamorph-trainer --example width_statistics --example inr_bottleneck \
+  --example inr_extension
 mode="${1:-digits}"
 out="$(mktemp -d)"
 # A copy, so that rebuilding the workspace while the experiments run cannot change the binary.
@@ -27,6 +33,8 @@ train="$out/metamorph-train"
 cp "$CARGO_TARGET_DIR/release/metamorph-train" "$train"
 bottleneck="$out/inr_bottleneck"
 cp "$CARGO_TARGET_DIR/release/examples/inr_bottleneck" "$bottleneck"
+extension="$out/inr_extension"
+cp "$CARGO_TARGET_DIR/release/examples/inr_extension" "$extension"
 section="$out/section.md"
 
 # run PRESET SEED: fits, prints "acc|acc|acc|acc seconds bytes" (K = 1 accuracies in table order).
@@ -40,6 +48,19 @@ run() {
 }
 
 description() { sed -n 's/.*"description": "\(.*\)".*/\1/p' "$1"; }
+
+# summarise RUNS: from lines of `run` (one per seed), prints "accs|bytes|seconds": per width the
+# mean with the lowest and highest seed in brackets, the file bytes and the mean seconds per run.
+summarise() {
+  awk '{ n = split($1, a, "|"); for (i = 1; i <= n; i++) { s[i] += a[i]; if (NR == 1 || a[i] < lo[i]) lo[i] = a[i]; if (NR == 1 || a[i] > hi[i]) hi[i] = a[i] } t += $2; b = $3 }
+    END { for (i = 1; i <= n; i++) printf "%s%.2f [%.2f, %.2f]", (i > 1 ? " / " : ""), s[i] / NR, lo[i], hi[i]; printf "|%s|%.0f\n", b, t / NR }' "$1"
+}
+
+# widths LOG: the widths of a fit's log, as "256/192/128/64".
+widths() { sed -n 's/^ *h = *\([0-9]*\): .*/\1/p' "$1" | paste -sd/; }
+
+# machine: what the seconds were measured on.
+machine() { echo "$(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"; }
 
 case "$mode" in
 digits)
@@ -69,7 +90,7 @@ levers)
     echo "Produced by \`scripts/experiments.sh levers\`: \`metamorph-train fit --preset docs/experiments/levers/NAME.json --seed S\`"
     echo "for S in ${seeds[*]} (the seed also draws the base network). Each cell: mean test accuracy (%) of the exported"
     echo "files, K = 1, with the lowest and highest seed in brackets. The last column is the mean wall time of one run on"
-    echo "this machine ($(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)); it grows with whatever else runs there, so"
+    echo "this machine ($(machine)); it grows with whatever else runs there, so"
     echo "compare the cost of a step with \`cargo bench -p metamorph-trainer --bench fit_step\` instead."
     echo
     echo "| experiment | change | widths | accuracy per width, mean [min, max] | file bytes | s / run |"
@@ -82,11 +103,8 @@ levers)
       run "$preset" "$seed" >> "$rows"
       echo "$(basename "$preset" .json) seed $seed: $(tail -1 "$rows")"
     done
-    widths="$(sed -n 's/^ *h = *\([0-9]*\): .*/\1/p' "$out/$(basename "$preset" .json)-s${seeds[0]}.log" | paste -sd/)"
-    cells="$(awk '{ n = split($1, a, "|"); for (i = 1; i <= n; i++) { s[i] += a[i]; if (NR == 1 || a[i] < lo[i]) lo[i] = a[i]; if (NR == 1 || a[i] > hi[i]) hi[i] = a[i] } t += $2; b = $3 }
-      END { for (i = 1; i <= n; i++) printf "%s%.2f [%.2f, %.2f]", (i > 1 ? " / " : ""), s[i] / NR, lo[i], hi[i]; printf "|%s|%.0f\n", b, t / NR }' "$rows")"
-    IFS='|' read -r accs bytes secs <<< "$cells"
-    echo "| $(basename "$preset" .json) | $(description "$preset") | h = $widths | $accs | $bytes | $secs |" >> "$section"
+    IFS='|' read -r accs bytes secs <<< "$(summarise "$rows")"
+    echo "| $(basename "$preset" .json) | $(description "$preset") | h = $(widths "$out/$(basename "$preset" .json)-s${seeds[0]}.log") | $accs | $bytes | $secs |" >> "$section"
   done
   ;;
 statistics)
@@ -139,8 +157,63 @@ bottleneck)
     echo "$row" | tee -a "$section"
   done
   ;;
+seeds)
+  read -r -a seeds <<< "${SEEDS:-0 1 2}"
+  {
+    echo "<!-- experiments:seeds -->"
+    echo "## The shipped mnist-mlp recipe over seeds"
+    echo
+    echo "Produced by \`scripts/experiments.sh seeds\`: \`metamorph-train fit --preset models/mnist-mlp.json --seed S\` for S in"
+    echo "${seeds[*]} (the seed also draws the base network; seed 0 is the shipped file's command, rerun on this machine, whose"
+    echo "GEMM kernels give other bits than the machine that trained \`models/mnist-mlp.mmh\`). Each cell: mean test accuracy (%)"
+    echo "of the exported files over the full test set, K = 1, with the lowest and highest seed in brackets; then each seed."
+    echo "Mean wall time of one run on this machine ($(machine)), base network included."
+    echo
+    echo "| preset | widths | accuracy per width, mean [min, max] | seeds, one per line | file bytes | s / run |"
+    echo "|---|---|---|---|---:|---:|"
+  } > "$section"
+  preset=models/mnist-mlp.json
+  rows="$out/seeds.runs"
+  : > "$rows"
+  for seed in "${seeds[@]}"; do
+    run "$preset" "$seed" >> "$rows"
+    echo "seed $seed: $(tail -1 "$rows")"
+  done
+  IFS='|' read -r accs bytes secs <<< "$(summarise "$rows")"
+  each="$(paste -d' ' <(printf 'seed %s:\n' "${seeds[@]}") <(cut -d' ' -f1 "$rows" | tr '|' '/') | paste -sd';' | sed 's/;/<br>/g')"
+  echo "| mnist-mlp | h = $(widths "$out/mnist-mlp-s${seeds[0]}.log") | $accs | $each | $bytes | $secs |" >> "$section"
+  ;;
+extension)
+  {
+    echo "<!-- experiments:extension -->"
+    echo "## A stored core with an INR extension"
+    echo
+    echo "Produced by \`scripts/experiments.sh extension\`: \`cargo run --release -p metamorph-trainer --example inr_extension --"
+    echo "PRESET models/mnist-mlp-slim.mmh K STEPS LR WARMUP\`. The core is the slimmable net's member at width K cut to int8 and"
+    echo "frozen; above K an INR of PRESET's size (int8, quantisation-aware) generates every weight outside the core's block,"
+    echo "trained on the full width and one random width per step (cross-entropy plus distillation from the slimmable net's"
+    echo "full width, batch 128, AdamW at peak rate LR cosine-decayed to 5 %). With WARMUP = 0 the INR starts at a tenth of the"
+    echo "core's weight scale; with WARMUP > 0 it starts at the ridge fit to the slimmable net's full width and first spends that"
+    echo "fraction of the steps reconstructing the slimmable net's weights outside the core. \"Extension units active\": the share"
+    echo "of the hidden units from K up that are positive after each ReLU at full width, on the last evaluated training batch"
+    echo "(first / second hidden layer). Against it, in the same run: the slimmable net"
+    echo "cut to the widest int8 member within the hybrid's bytes. Test accuracy (%), full test set, on both files' bytes,"
+    echo "at h = 256 / 224 / 192 / 160 / 128 / 96 / 64."
+    echo
+    echo "| K | INR | LR | warm-up | steps | bytes: core + INR = hybrid | extension units active at the end | hybrid | cut: widest h (bytes) | cut | widths where hybrid ≥ cut | s |"
+    echo "|---:|---|---:|---:|---:|---:|---|---|---|---|---|---:|"
+  } > "$section"
+  # Each row: the INR preset's suffix, K, steps, peak rate and warm-up fraction (0: the INR
+  # starts near the core; > 0: it starts at, and first reconstructs, the slimmable net).
+  # K stays within the slimmable file's trained widths, [64, 256]: `cut` refuses a narrower core.
+  for run in "hidden16 64 3000 1e-3 0" "hidden32 64 3000 1e-3 0" "hidden32 64 3000 1e-3 0.3"; do
+    read -r size k steps lr warmup <<< "$run"
+    "$extension" "docs/experiments/mnist-mlp-extension-$size.json" models/mnist-mlp-slim.mmh "$k" "$steps" "$lr" \
+      "$warmup" 2> "$out/extension-$size-$k-$warmup.log" | tee -a "$section"
+  done
+  ;;
 *)
-  echo "usage: scripts/experiments.sh [digits|levers|statistics|bottleneck]" >&2
+  echo "usage: scripts/experiments.sh [digits|levers|statistics|bottleneck|seeds|extension]" >&2
   exit 2
   ;;
 esac
