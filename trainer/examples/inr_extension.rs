@@ -31,14 +31,14 @@ use anyhow::{bail, ensure, Context, Result};
 use candle_core::{Device, Tensor};
 use candle_nn::loss::cross_entropy;
 use metamorph::format::{self, DType};
-use metamorph::spec::Layer;
 use metamorph::inr::coords;
 use metamorph::rng::Rng;
+use metamorph::spec::Layer;
 use metamorph_trainer::adamw::{AdamW, AdamWConfig};
 use metamorph_trainer::base::evaluate;
 use metamorph_trainer::data::{Dataset, Split};
 use metamorph_trainer::export::{owned, runtime_member, unmeasured_table};
-use metamorph_trainer::fit::{distillation, reconstruction};
+use metamorph_trainer::fit::{distillation, reconstruction, resampled_targets};
 use metamorph_trainer::inr::{Inr, Noise};
 use metamorph_trainer::net::{forward, forward_with};
 use metamorph_trainer::preset::Preset;
@@ -95,12 +95,18 @@ fn main() -> Result<()> {
     let core = runtime_member(&core_file, k, 1, &dev)?;
     let teacher = runtime_member(&slim, h_max, 1, &dev)?;
     // Frozen tensors do not depend on the width: the core's (int8) serve every member.
-    let frozen: Vec<Tensor> = arch.params(k).zip(&core).filter(|(p, _)| p.morph.is_none()).map(|(_, t)| t.clone()).collect();
+    let frozen: Vec<Tensor> =
+        arch.params(k).zip(&core).filter(|(p, _)| p.morph.is_none()).map(|(_, t)| t.clone()).collect();
+
+    // The reconstruction targets: the slimmable net's full width, morphed tensors, with their
+    // squared norms. Overlaid on the core, the generated tensor differs from them only outside it.
+    let targets = resampled_targets(arch, &teacher, h_max)?;
+    let warmup_steps = (warmup * steps as f64) as usize;
 
     let mut inr = Inr::init(arch, preset.inr, 0, &dev)?;
     inr.int8_aware = true;
     if warmup > 0.0 {
-        let morphed: Vec<Tensor> = arch.params(h_max).zip(&teacher).filter(|(p, _)| p.morph.is_some()).map(|(_, t)| t.clone()).collect();
+        let morphed: Vec<Tensor> = targets.iter().map(|(t, _)| t.clone()).collect();
         inr.fit_output_layers(arch, &morphed, 1e-3)?;
     } else {
         for (p, c) in arch.params(h_max).zip(arch.params(k).zip(&core)).filter(|(p, _)| p.morph.is_some()) {
@@ -110,15 +116,6 @@ fn main() -> Result<()> {
             inr.gains[index] *= (START_SCALE * rms(core_t)? / rms(&generated)?.max(1e-12)) as f32;
         }
     }
-    // The reconstruction targets: the slimmable net's full width, morphed tensors, with their
-    // squared norms. Overlaid on the core, the generated tensor differs from them only outside it.
-    let targets: Vec<(Tensor, f64)> = arch
-        .params(h_max)
-        .zip(&teacher)
-        .filter(|(p, _)| p.morph.is_some())
-        .map(|(_, t)| Ok((t.clone(), t.sqr()?.sum_all()?.to_scalar::<f32>()? as f64)))
-        .collect::<Result<_>>()?;
-    let warmup_steps = (warmup * steps as f64) as usize;
     let member = |inr: &Inr, h: usize, noise: Option<Noise>| -> Result<Vec<Tensor>> {
         if h == k {
             return Ok(core.clone());
@@ -138,7 +135,7 @@ fn main() -> Result<()> {
     let mut rng = Rng::new(0);
     let amplitude = coords::amplitude(preset.fit.sigma);
     let start = std::time::Instant::now();
-    let mut last_active = String::new();
+    let mut last_active = String::from("not measured");
     for step in 0..steps {
         let ramp = ((step + 1) as f64 / 50.0).min(1.0);
         let t = step as f64 / steps as f64;
@@ -167,7 +164,9 @@ fn main() -> Result<()> {
             let subset = test.take(2000);
             let line: Vec<String> = [h_max, h_max / 2, (k + h_max / 2) / 2]
                 .iter()
-                .map(|&h| Ok(format!("h={h}: {:.2}%", 100.0 * evaluate(arch, h, &member(&inr, h, None)?, &subset, &dev)?)))
+                .map(|&h| {
+                    Ok(format!("h={h}: {:.2}%", 100.0 * evaluate(arch, h, &member(&inr, h, None)?, &subset, &dev)?))
+                })
                 .collect::<Result<_>>()?;
             // The share of the extension's hidden units (channels from K up) that are positive after
             // each ReLU at full width, on this batch.
@@ -175,12 +174,20 @@ fn main() -> Result<()> {
             forward_with(arch, h_max, &member(&inr, h_max, None)?, &x, &mut |_, layer, y| {
                 if matches!(layer, Layer::Relu) {
                     let extension = y.narrow(1, k, h_max - k)?;
-                    active.push(format!("{:.1}%", 100.0 * extension.gt(0f32)?.to_dtype(candle_core::DType::F32)?.mean_all()?.to_scalar::<f32>()?));
+                    active.push(format!(
+                        "{:.1}%",
+                        100.0
+                            * extension.gt(0f32)?.to_dtype(candle_core::DType::F32)?.mean_all()?.to_scalar::<f32>()?
+                    ));
                 }
                 Ok(y)
             })?;
             last_active = active.join(" / ");
-            eprintln!("step {}: loss {value:.4}, test (2,000 images) {}, extension units active {last_active}", step + 1, line.join("  "));
+            eprintln!(
+                "step {}: loss {value:.4}, test (2,000 images) {}, extension units active {last_active}",
+                step + 1,
+                line.join("  ")
+            );
         }
     }
     let seconds = start.elapsed().as_secs_f64();
