@@ -11,8 +11,9 @@
 # Builds with cargo-fuzz's default profile: optimised, with debug assertions and overflow checks,
 # under AddressSanitizer (SANITIZER overrides it with any `cargo fuzz --sanitizer` value; `none`
 # drops ASan's instrumentation and still catches every panic, overflow and failed assertion, but
-# not an out-of-bounds access inside `unsafe` code). New inputs go to fuzz/corpus/<target> (not committed); read and pipeline
-# also start from the committed seeds in fuzz/seeds (tiny files, see runtime/examples/fuzz_seeds.rs).
+# not an out-of-bounds access inside `unsafe` code). New inputs go to fuzz/corpus/<target> (not
+# committed); read and pipeline also start from the committed seeds in fuzz/seeds (tiny files, see
+# runtime/examples/fuzz_seeds.rs).
 # A crash stops its target and leaves the input in fuzz/artifacts/<target>.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -18,10 +18,12 @@
 //! full width, quantisation-aware (the INR's int8 file is what trained). AdamW at peak rate `LR`,
 //! cosine to 5 %. Every 500 steps a line gives the test accuracy on 2,000 images and the fraction
 //! of the extension's hidden units that are active at full width, since an extension whose units
-//! all switch off leaves every member equal to the core. At the end both sides are measured on their bytes over the full test set: the INR's int8
-//! file materialised by the runtime and overlaid on the core, and the slimmable file's widest int8
-//! cut within the hybrid's bytes (core file + INR file, so a header and the frozen tensors are
-//! counted twice, against the hybrid).
+//! all switch off leaves every member equal to the core.
+//!
+//! At the end both sides are measured on their bytes over the full test set: the INR's int8 file
+//! materialised by the runtime and overlaid on the core, and the slimmable file's widest int8 cut
+//! within the hybrid's bytes (core file + INR file, so a header and the frozen tensors are counted
+//! twice, against the hybrid).
 //!
 //! `cargo run --release -p metamorph-trainer --example inr_extension -- PRESET SLIM K STEPS [LR [WARMUP]]`
 //! with `PRESET` a preset of the slimmable net's family (its INR size, σ and batch are used) and
@@ -33,7 +35,7 @@ use candle_nn::loss::cross_entropy;
 use metamorph::format::{self, DType};
 use metamorph::inr::coords;
 use metamorph::rng::Rng;
-use metamorph::spec::Layer;
+use metamorph::spec::{ArchSpec, Layer, ParamInfo};
 use metamorph_trainer::adamw::{AdamW, AdamWConfig};
 use metamorph_trainer::base::evaluate;
 use metamorph_trainer::data::{Dataset, Split};
@@ -67,6 +69,25 @@ fn overlay(core: &Tensor, generated: &Tensor) -> Result<Tensor> {
         }
         _ => bail!("a tensor grows along {} dimensions", grown.len()),
     })
+}
+
+/// The member at width `h > K`: each morphed tensor `generated` (by its index and parameter) with
+/// the core's tensor overlaid, each frozen one the core's.
+fn on_core(
+    arch: &ArchSpec,
+    h: usize,
+    k: usize,
+    core: &[Tensor],
+    generated: impl Fn(usize, &ParamInfo) -> Result<Tensor>,
+) -> Result<Vec<Tensor>> {
+    arch.params(h)
+        .zip(arch.params(k).zip(core))
+        .enumerate()
+        .map(|(i, (p, (_, c)))| match p.morph {
+            Some(_) => overlay(c, &generated(i, &p)?),
+            None => Ok(c.clone()),
+        })
+        .collect()
 }
 
 /// Root mean square of a tensor's values.
@@ -120,13 +141,7 @@ fn main() -> Result<()> {
         if h == k {
             return Ok(core.clone());
         }
-        arch.params(h)
-            .zip(arch.params(k).zip(&core))
-            .map(|(p, (_, c))| match p.morph {
-                Some(_) => overlay(c, &inr.generate(arch, &p, noise, &dev)?),
-                None => Ok(c.clone()),
-            })
-            .collect()
+        on_core(arch, h, k, &core, |_, p| Ok(inr.generate(arch, p, noise, &dev)?))
     };
 
     let train = Dataset::load(&preset.dataset, Split::Train)?;
@@ -205,10 +220,7 @@ fn main() -> Result<()> {
             runtime_member(&core_file, h, 1, &dev)?
         } else {
             let generated = runtime_member(&inr_file, h, 1, &dev)?;
-            arch.params(h)
-                .zip(generated.iter().zip(arch.params(k).zip(&core)))
-                .map(|(p, (g, (_, c)))| if p.morph.is_some() { overlay(c, g) } else { Ok(c.clone()) })
-                .collect::<Result<Vec<_>>>()?
+            on_core(arch, h, k, &core, |i, _| Ok(generated[i].clone()))?
         };
         hybrid.push(evaluate(arch, h, &params, &test, &dev)? * 100.0);
     }
