@@ -40,8 +40,10 @@ build() {
   # Link names for the libraries cudarc links (-lcublas ...): the wheels ship only the sonames.
   for l in cublas cublasLt cudart nvrtc; do ln -sf "lib$l.so.13" "$cuda/lib/lib$l.so"; done
   ln -sf libcurand.so.10 "$cuda/lib/libcurand.so"
-  # Stub driver library: every cu* function cudarc declares, soname libcuda.so.1.
+  # Stub driver library: every cu* function cudarc declares, soname libcuda.so.1. cudarc's source
+  # is read from the registry, so it must be unpacked there first (a fresh machine has none).
   if [ ! -f "$cuda/lib/stubs/libcuda.so" ]; then
+    cargo fetch --quiet
     mkdir -p "$cuda/lib/stubs"
     local sys
     sys="$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-0.19.10/src/driver/sys/mod.rs | head -1)"
@@ -68,30 +70,8 @@ build() {
 device() {
   local out="${OUT:-$root/.cuda/out}" bin=/tmp/metamorph-train limit="${STEP_LIMIT:-120}"
   mkdir -p "$out"
-  xz -dc .cuda/metamorph-train.xz >"$bin" 2>/dev/null ||
-    python3 -c 'import lzma, sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())' .cuda/metamorph-train.xz >"$bin"
-  chmod +x "$bin"
-  local built
-  built="$(cat .cuda/BUILT_ROOT 2>/dev/null || echo /work/main)"
-  if [ "$(realpath "$built" 2>/dev/null)" != "$(realpath "$root")" ]; then
-    if [ -e "$built" ]; then
-      echo "warning: $built exists and is not this checkout: models/ and data/ are read from there"
-    else
-      mkdir -p "$(dirname "$built")" && ln -s "$root" "$built" && echo "linked $built -> $root"
-    fi
-  fi
-  local dirs="" so f
-  for so in libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libnvrtc.so.13 libcudart.so.13; do
-    f="$(find /opt /usr/local -name "$so" -print -quit 2>/dev/null)"
-    echo "$so: ${f:-NOT FOUND}"
-    [ -n "$f" ] && case ":$dirs:" in *":$(dirname "$f"):"*) ;; *) dirs="$dirs:$(dirname "$f")" ;; esac
-  done
-  dirs="${dirs#:}"
-  export LD_LIBRARY_PATH="$dirs${LD_LIBRARY_PATH:+${dirs:+:}$LD_LIBRARY_PATH}"
-  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
-  nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv
-  nproc
-  ldd "$bin"
+  . scripts/lib/cuda-device.sh
+  cuda_device_setup "$bin"
   local deadline=$((SECONDS + ${TOTAL_LIMIT:-400}))
   step() { # step LABEL ARGS...: runs the binary with a time limit and prints its wall time
     local label="$1" t0 t1 left=$((deadline - SECONDS))
