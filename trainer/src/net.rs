@@ -3,7 +3,7 @@
 //! The same function runs base training (parameters are `Var`s), INR fitting (morphed
 //! parameters come out of the INR) and evaluation, so every path computes the same network.
 
-use candle_core::{Module, Result, Tensor, D};
+use candle_core::{Result, Tensor, D};
 use metamorph::spec::{ArchSpec, Layer, ParamInfo};
 
 /// Shape of parameter `p` as a candle tensor: weights `[out, in]` (Dense) or `[out, in, k, k]`
@@ -54,8 +54,8 @@ pub fn forward_with(
         };
         x = match *layer {
             Layer::Dense { .. } => {
-                let (w, b) = (take()?.clone(), take()?.clone());
-                candle_nn::Linear::new(w, Some(b)).forward(&x)?
+                let (w, b) = (take()?, take()?);
+                crate::cpu::matmul::matmul_t(&x, w)?.broadcast_add(b)?
             }
             Layer::Conv2d { stride, pad, .. } => {
                 let (w, b) = (take()?, take()?);

@@ -51,6 +51,25 @@ fn a_few_steps_lower_the_loss_and_checkpoints_round_trip() {
 }
 
 #[test]
+fn a_checkpoint_is_the_same_bytes_each_time_it_is_written() {
+    let preset = Preset::load("digits-mlp").unwrap();
+    let params = metamorph_trainer::base::init_params(&preset.arch, 16, 0, &Device::Cpu).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Each map hashes with its own random keys, so their entries come out in different orders.
+    let written: Vec<Vec<u8>> = (0..4)
+        .map(|i| {
+            let metadata = (0..12).map(|k| (format!("key{k}"), format!("value{k}"))).collect::<HashMap<_, _>>();
+            let path = dir.path().join(format!("{i}.safetensors"));
+            Checkpoint { arch: preset.arch.clone(), h: 16, params: params.clone(), metadata }.save(&path).unwrap();
+            std::fs::read(&path).unwrap()
+        })
+        .collect();
+    assert!(written.iter().all(|w| *w == written[0]), "the same checkpoint was written as different bytes");
+    let back = Checkpoint::load(&dir.path().join("3.safetensors"), &Device::Cpu).unwrap();
+    assert_eq!((back.h, back.metadata["key11"].as_str()), (16, "value11"));
+}
+
+#[test]
 fn batchnorm_training_runs_and_is_folded() {
     let arch = common::conv_net();
     let (train, test) =

@@ -281,6 +281,24 @@ pub fn train(arch: &ArchSpec, opts: &BaseOptions, train: &Dataset, test: &Datase
     Ok(Trained { params, losses, test_accuracy, seconds: start.elapsed().as_secs_f64() })
 }
 
+/// `data`, a safetensors file, with its header's keys in sorted order. safetensors writes the
+/// metadata in `HashMap` order, which differs from process to process, so the same checkpoint
+/// would be different bytes each time it is written. Sorting changes no length, so every offset
+/// stays valid; the header keeps its padding.
+fn sorted_header(mut data: Vec<u8>) -> Result<Vec<u8>> {
+    let len = data.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes);
+    let header = len.and_then(|n| data.get(8..8 + n as usize)).context("safetensors header out of range")?;
+    // serde_json's map is a BTreeMap (no `preserve_order` in this workspace): parsing sorts.
+    let value: serde_json::Value = serde_json::from_slice(header)?;
+    let sorted = serde_json::to_vec(&value)?;
+    let header_end = 8 + header.len();
+    ensure!(8 + sorted.len() <= header_end, "sorted safetensors header is longer than the original");
+    let end = 8 + sorted.len();
+    data[8..end].copy_from_slice(&sorted);
+    data[end..header_end].fill(b' ');
+    Ok(data)
+}
+
 /// A member's parameters with what they belong to: the unit saved by base training.
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
@@ -321,7 +339,7 @@ impl Checkpoint {
         meta.insert("arch".into(), serde_json::to_string(&self.arch)?);
         meta.insert("h".into(), self.h.to_string());
         let data = safetensors::serialize(views, Some(meta)).context("serialising safetensors")?;
-        metamorph_host::fs::write_bytes_atomic(path, &data)
+        metamorph_host::fs::write_bytes_atomic(path, &sorted_header(data)?)
     }
 
     /// Reads a file written by [`Checkpoint::save`]. Errors name the file and the missing or
