@@ -235,8 +235,8 @@ impl Inr {
             let gain = y.sqr()?.mean_all()?.sqrt()?.to_scalar::<f64>()?.max(1e-6);
             self.gains[m.index] = gain as f32;
             let y = (y / gain)?;
-            let gram = x.t()?.matmul(&x)?.to_vec2::<f64>()?;
-            let rhs = x.t()?.matmul(&y)?.to_vec2::<f64>()?;
+            let gram = crate::cpu::matmul::product(&x.t()?, &x)?.to_vec2::<f64>()?;
+            let rhs = crate::cpu::matmul::product(&x.t()?, &y)?.to_vec2::<f64>()?;
             let sol = ridge_solve(gram, rhs, ridge);
             let (hdim, out) = (sol.len() - 1, m.values_per_row());
             let w: Vec<f32> =
@@ -265,7 +265,7 @@ impl Inr {
             let (feats, _) = row_inputs(&self.cfg, &m, p.kind == ParamKind::Bias, arch.morphed_count(), None);
             let feats = Tensor::from_vec(feats, (m.rows(), self.cfg.features()), device)?;
             let (w_out, b_out) = (self.var(m.index, Role::OutputWeight), self.var(m.index, Role::OutputBias));
-            let raw = self.hidden(m.index, &feats)?.matmul(&w_out.as_tensor().t()?)?;
+            let raw = crate::cpu::matmul::product(&self.hidden(m.index, &feats)?, &w_out.as_tensor().t()?)?;
             let mean = raw.mean(0)?;
             let scale = std_dev(&raw.broadcast_sub(&mean)?)?.max(1e-12);
             w_out.set(&(w_out.as_tensor() / scale)?)?;
@@ -345,7 +345,7 @@ fn layer_outputs(arch: &ArchSpec, params: &[Tensor], x: &Tensor) -> Result<Vec<T
 }
 
 fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-    x.matmul(&w.t()?)?.broadcast_add(b)
+    crate::cpu::matmul::matmul(x, &w.t()?)?.broadcast_add(b)
 }
 
 /// Solves `(G + λ·tr(G)/n·I) X = R` by Cholesky (`G` symmetric positive semi-definite `n × n`,

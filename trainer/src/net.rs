@@ -55,7 +55,7 @@ pub fn forward_with(
         x = match *layer {
             Layer::Dense { .. } => {
                 let (w, b) = (take()?, take()?);
-                crate::cpu::matmul::matmul_t(&x, w)?.broadcast_add(b)?
+                crate::cpu::matmul::matmul(&x, &w.t()?)?.broadcast_add(b)?
             }
             Layer::Conv2d { stride, pad, .. } => {
                 let (w, b) = (take()?, take()?);

@@ -26,7 +26,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, pad: usize, stride: usize) -> Result<Tenso
     // One row per (input channel, ky, kx), as `w` is laid out; one column per output pixel of
     // every image. The product is `[O, N * H' * W']`.
     let cols = x.contiguous()?.apply_op1(Unfold(g))?;
-    let y = w.reshape((o, c * k * k))?.matmul(&cols)?;
+    let y = super::matmul::matmul(&w.reshape((o, c * k * k))?, &cols)?;
     y.reshape((o, n, g.out_h, g.out_w))?.permute((1, 0, 2, 3))
 }
 

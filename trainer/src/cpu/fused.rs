@@ -12,10 +12,10 @@
 //! Sums over rows run in fixed blocks of [`BLOCK`] rows, added in block order, so every result
 //! is the same whatever the thread count or scheduling.
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::matmul::{cut_product, product};
 use super::{contiguous_f32, cpu_f32};
 
 /// Rows per parallel task, and so per partial sum over rows.
@@ -111,7 +111,7 @@ impl CustomOp3 for LinearRelu {
                 lb.dims()
             );
         }
-        let CpuStorage::F32(mut y) = sx.matmul(sw, (1, m, n, k), lx, &lw.transpose(0, 1)?)? else {
+        let (CpuStorage::F32(mut y), _) = cut_product(sx, lx, sw, &lw.transpose(0, 1)?)? else {
             candle_core::bail!("{}: only f32 is supported", self.name());
         };
         y.par_chunks_mut(BLOCK * n.max(1)).for_each(|y| {
@@ -136,7 +136,7 @@ impl CustomOp3 for LinearRelu {
         let len = y.elem_count();
         let gz = both.narrow(0, 0, len)?.reshape(y.shape())?;
         let gb = both.narrow(0, len, b.elem_count())?;
-        Ok((Some(gz.matmul(w)?), Some(gz.t()?.matmul(x)?), Some(gb)))
+        Ok((Some(product(&gz, w)?), Some(product(&gz.t()?, x)?), Some(gb)))
     }
 }
 

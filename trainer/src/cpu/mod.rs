@@ -1,7 +1,7 @@
 //! Kernels the trainer writes itself for candle's CPU backend, where candle's own are most of a
 //! training step. Each is a candle custom op with its backward pass, used on the CPU only (other
-//! devices keep candle's ops), and tested against the candle composition it replaces. `matmul`
-//! is the exception: candle's own product, cut so that its bits do not depend on the cache.
+//! devices keep candle's ops), and tested against the candle composition it replaces; `matmul`
+//! is candle's own product, cut so that its bits do not depend on the CPU's cache.
 
 pub mod channel;
 pub mod conv;
