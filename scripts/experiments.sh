@@ -14,7 +14,9 @@
 #                                   `<!-- experiments:bottleneck -->` (about 10 min per row on 2
 #                                   cores; BASE=FILE reuses a base network instead of training one)
 #   scripts/experiments.sh seeds        the shipped mnist-mlp preset over seeds (SEEDS, default
-#                                   "0 1 2"), into `<!-- experiments:seeds -->` (about 17 min a seed)
+#                                   "0 1 2"), into `<!-- experiments:seeds -->` (about 40 min a seed;
+#                                   OUT=DIR keeps the fits there, and a seed already fitted there is
+#                                   not fitted again, so a stopped run resumes)
 #   scripts/experiments.sh extension    a stored core plus an INR extension against the slimmable
 #                                   net cut to the same bytes (trainer/examples/inr_extension.rs),
 #                                   into `<!-- experiments:extension -->` (7-11 min per row)
@@ -27,7 +29,8 @@ cargo build --release --workspace
 cargo build --release -p metamorph-trainer --example width_statistics --example inr_bottleneck \
   --example inr_extension
 mode="${1:-digits}"
-out="$(mktemp -d)"
+out="${OUT:-$(mktemp -d)}"
+mkdir -p "$out"
 # A copy, so that rebuilding the workspace while the experiments run cannot change the binary.
 train="$out/metamorph-train"
 cp "$CARGO_TARGET_DIR/release/metamorph-train" "$train"
@@ -44,8 +47,11 @@ run() {
   log="$out/$name.log"
   start=$SECONDS
   "$train" fit --preset "$preset" --seed "$seed" -o "$out/$name.mmh" --quiet > "$log" 2>&1
-  echo "$(sed -n 's/^ *h = *[0-9]*: \([0-9.]*\)%$/\1/p' "$log" | paste -sd'|') $((SECONDS - start)) $(stat -c %s "$out/$name.mmh")"
+  echo "$(accuracies "$log") $((SECONDS - start)) $(stat -c %s "$out/$name.mmh")"
 }
+
+# accuracies LOG: the K = 1 accuracies a fit's log ends with, as "acc|acc|acc|acc".
+accuracies() { sed -n 's/^ *h = *[0-9]*: \([0-9.]*\)%$/\1/p' "$1" | paste -sd'|'; }
 
 description() { sed -n 's/.*"description": "\(.*\)".*/\1/p' "$1"; }
 
@@ -167,16 +173,22 @@ seeds)
     echo "${seeds[*]} (the seed also draws the base network; seed 0 is the shipped file's command, rerun on this machine, whose"
     echo "GEMM kernels give other bits than the machine that trained \`models/mnist-mlp.mmh\`). Each cell: mean test accuracy (%)"
     echo "of the exported files over the full test set, K = 1, with the lowest and highest seed in brackets; then each seed."
-    echo "Mean wall time of one run on this machine ($(machine)), base network included."
+    echo "The last column is the mean time of one INR fit on this machine ($(machine)), as the fit reports it (the base"
+    echo "network, trained before it, takes under a minute)."
     echo
-    echo "| preset | widths | accuracy per width, mean [min, max] | seeds, one per line | file bytes | s / run |"
+    echo "| preset | widths | accuracy per width, mean [min, max] | seeds, one per line | file bytes | s / fit |"
     echo "|---|---|---|---|---:|---:|"
   } > "$section"
   preset=models/mnist-mlp.json
   rows="$out/seeds.runs"
   : > "$rows"
   for seed in "${seeds[@]}"; do
-    run "$preset" "$seed" >> "$rows"
+    name="mnist-mlp-s$seed"
+    [ -s "$out/$name.mmh" ] || run "$preset" "$seed" > /dev/null
+    # The INR fit's own seconds (its log's last timing line), so that a resumed script reports
+    # the seeds it reuses too.
+    secs="$(sed -n 's/^INR fitting: [0-9]* steps in \([0-9]*\) s.*/\1/p' "$out/$name.log")"
+    echo "$(accuracies "$out/$name.log") $secs $(stat -c %s "$out/$name.mmh")" >> "$rows"
     echo "seed $seed: $(tail -1 "$rows")"
   done
   IFS='|' read -r accs bytes secs <<< "$(summarise "$rows")"

@@ -66,6 +66,17 @@ impl AdamW {
         Ok(())
     }
 
+    /// Forgets the moments and the step count, as if the optimiser were new: for a change of
+    /// objective whose gradients the old moments do not describe.
+    pub fn restart(&mut self) -> Result<()> {
+        for (m, v) in &mut self.moments {
+            *m = m.zeros_like()?;
+            *v = v.zeros_like()?;
+        }
+        self.t = 0;
+        Ok(())
+    }
+
     /// Adds the moments to a checkpoint's tensors (`adam_m.i`, `adam_v.i`; the step count `t` is
     /// the caller's to store with its own counters).
     pub fn save_moments(&self, map: &mut HashMap<String, Tensor>) {
@@ -118,5 +129,27 @@ mod tests {
         let mut opt = AdamW::new(vec![a, w], AdamWConfig::default()).unwrap();
         opt.step(&grads, f64::INFINITY).unwrap();
         assert!(opt.moments.iter().all(|(m, v)| !m.track_op() && !v.track_op()));
+    }
+
+    /// After `restart`, an optimiser that has stepped steps exactly as a new one would from the
+    /// same values.
+    #[test]
+    fn a_restarted_optimiser_steps_as_a_new_one() {
+        let grads_of =
+            |x: &Var, k: f64| (x.as_tensor() * k).unwrap().sqr().unwrap().sum_all().unwrap().backward().unwrap();
+        let used = Var::new(&[0.5f32, -1.5, 2.0], &Device::Cpu).unwrap();
+        let mut opt = AdamW::new(vec![used.clone()], AdamWConfig::default()).unwrap();
+        for _ in 0..5 {
+            opt.step(&grads_of(&used, 0.01), 10.0).unwrap();
+        }
+        opt.restart().unwrap();
+        let fresh = Var::from_tensor(&used.as_tensor().copy().unwrap()).unwrap();
+        let mut new = AdamW::new(vec![fresh.clone()], AdamWConfig::default()).unwrap();
+        for _ in 0..3 {
+            opt.step(&grads_of(&used, 3.0), 10.0).unwrap();
+            new.step(&grads_of(&fresh, 3.0), 10.0).unwrap();
+        }
+        assert_eq!(used.as_tensor().to_vec1::<f32>().unwrap(), fresh.as_tensor().to_vec1::<f32>().unwrap());
+        assert_eq!(opt.t, new.t);
     }
 }

@@ -55,6 +55,11 @@ pub struct FitConfig {
     /// longer held to the base network's exact weights.
     #[serde(default = "default_true")]
     pub reconstruct_after_warmup: bool,
+    /// Start the classification phase as a fresh run: AdamW's moments zeroed and the rate ramped
+    /// up again. Without it the phase inherits second moments sized to the reconstruction's
+    /// gradients, and the first cross-entropy steps are far larger than the rate says.
+    #[serde(default)]
+    pub restart_at_switch: bool,
     /// Standardise each generated tensor by its read-out's mean and standard deviation over the
     /// full-width grid, then scale it by a fixed gain (all folded into the file on export). Without
     /// it, an optimiser step on the shared MLP shifts every value of a tensor together, by far more

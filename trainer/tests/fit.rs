@@ -7,8 +7,8 @@ use metamorph::spec::ArchSpec;
 use metamorph_trainer::base::init_params;
 use metamorph_trainer::data::{Dataset, Split};
 use metamorph_trainer::fit::{
-    checkpoint, distillation, fit, plan_step, resampled_targets, step_loss, FitJob, FitOptions, FitState, ReconTargets,
-    StepLoss,
+    checkpoint, distillation, fit, learning_rate, plan_step, resampled_targets, step_loss, FitJob, FitOptions,
+    FitState, ReconTargets, StepLoss,
 };
 use metamorph_trainer::net::forward;
 use metamorph_trainer::preset::Preset;
@@ -280,6 +280,35 @@ fn reconstruction_can_end_with_the_warm_up() {
         }
     }
     assert!(recon_steps[1] > 0, "the default schedule reconstructs after the warm-up: {recon_steps:?}");
+}
+
+/// `restart_at_switch` starts the classification phase with a new optimiser (its step count
+/// counts only that phase's steps) and changes the rate only from the switch on: it ramps up again
+/// from the first classification step and then follows the default schedule.
+#[test]
+fn the_classification_phase_can_start_as_a_fresh_run() {
+    let (preset, mut opts, target, data) = tiny();
+    let dev = Device::Cpu;
+    for restart in [false, true] {
+        let opts = FitOptions { restart_at_switch: restart, ..opts.clone() };
+        let mut state = FitState::new(&preset.arch, &preset, 0, &dev).unwrap();
+        fit(&job(&preset.arch, &target, &data, 0, &dev), &opts, &mut state, |_| Ok(())).unwrap();
+        let expected = if restart { opts.steps - opts.warmup } else { opts.steps };
+        assert_eq!(state.opt.t, expected, "restart {restart}");
+    }
+    opts.steps = 2000;
+    opts.warmup = 400;
+    let restarted = FitOptions { restart_at_switch: true, ..opts.clone() };
+    for step in 0..opts.steps {
+        let (a, b) = (learning_rate(&opts, step), learning_rate(&restarted, step));
+        if (opts.warmup..opts.warmup + 49).contains(&step) {
+            assert!(b < a, "step {step}: {b} is not below {a}");
+        } else {
+            assert_eq!(a.to_bits(), b.to_bits(), "step {step}");
+        }
+    }
+    let first = learning_rate(&restarted, opts.warmup);
+    assert!(first <= learning_rate(&opts, opts.warmup) / 50.0 * 1.0001, "{first}");
 }
 
 /// An output, checkpoint or base path that cannot be written stops `fit` before any training,

@@ -59,6 +59,8 @@ pub struct FitOptions {
     pub recon_weight: f64,
     /// Keep the reconstruction term after the warm-up.
     pub recon_after_warmup: bool,
+    /// Zero the optimiser's moments and ramp the rate up again when the warm-up ends.
+    pub restart_at_switch: bool,
     /// Weight δ of distillation from the full-width base network (0: none).
     pub distill: f64,
     /// Random widths per step besides the widest and the narrowest trained width (0: one width per
@@ -97,6 +99,7 @@ impl FitOptions {
             full_every: 4,
             recon_weight: if p.fit.reconstruct { 1.0 } else { 0.0 },
             recon_after_warmup: p.fit.reconstruct_after_warmup,
+            restart_at_switch: p.fit.restart_at_switch,
             distill: p.fit.distill,
             sandwich: p.fit.sandwich,
             self_distill: p.fit.self_distill,
@@ -225,18 +228,21 @@ pub fn plan_step(opts: &FitOptions, arch: &ArchSpec, train_n: usize, step: usize
     StepPlan { members, images }
 }
 
-fn learning_rate(opts: &FitOptions, step: usize) -> f64 {
+/// The rate of `step`.
+pub fn learning_rate(opts: &FitOptions, step: usize) -> f64 {
     // Reconstruction warm-up at the peak rate, then the classification phase at a tenth of it,
     // cosine-decayed: partial-width cross-entropy gradients are large and consistent, and at the
     // warm-up rate they undo the reconstruction within a hundred steps.
-    // Both phases start with a linear ramp over the first steps of the run.
+    // The run starts with a linear ramp over its first steps; with `restart_at_switch` the
+    // classification phase starts with one too.
     let warm = 50.min(opts.steps / 10).max(1);
-    let ramp = ((step + 1) as f64 / warm as f64).min(1.0);
+    let ramp = |start: usize| ((step - start + 1) as f64 / warm as f64).min(1.0);
     if step < opts.warmup {
-        return opts.lr * ramp;
+        return opts.lr * ramp(0);
     }
+    let start = if opts.restart_at_switch { opts.warmup } else { 0 };
     let t = (step - opts.warmup) as f64 / (opts.steps - opts.warmup).max(1) as f64;
-    ramp * opts.lr * opts.finetune_lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+    ramp(start) * opts.lr * opts.finetune_lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
 }
 
 /// What a fit runs on: the family, the target network, the data and the device, and how often
@@ -273,6 +279,9 @@ pub fn fit(
     while state.step < opts.steps {
         let step = state.step;
         let plan = plan_step(opts, arch, train.n, step);
+        if opts.restart_at_switch && step == opts.warmup && step > 0 {
+            state.opt.restart()?;
+        }
         state.opt.config.lr = learning_rate(opts, step);
         let StepLoss { loss, members } = step_loss(job, opts, &state.inr, &frozen, &plan, &mut targets)?;
         let value = loss.to_scalar::<f32>()?;
