@@ -13,8 +13,9 @@
 #                                   (trainer/examples/inr_bottleneck.rs), into
 #                                   `<!-- experiments:bottleneck -->` (about 10 min per row on 2
 #                                   cores; BASE=FILE reuses a base network instead of training one)
-#   scripts/experiments.sh seeds        the shipped mnist-mlp preset over seeds (SEEDS, default
-#                                   "0 1 2"), into `<!-- experiments:seeds -->` (about 40 min a seed;
+#   scripts/experiments.sh seeds [PRESET]   the shipped mnist-mlp preset (or PRESET) over seeds
+#                                   (SEEDS, default "0 1 2"), into `<!-- experiments:seeds -->`
+#                                   (`<!-- experiments:seeds-NAME -->` for a PRESET; about 47 min a seed;
 #                                   OUT=DIR keeps the fits there, and a seed already fitted there is
 #                                   not fitted again, so a stopped run resumes)
 #   scripts/experiments.sh extension    a stored core plus an INR extension against the slimmable
@@ -39,6 +40,8 @@ cp "$CARGO_TARGET_DIR/release/examples/inr_bottleneck" "$bottleneck"
 extension="$out/inr_extension"
 cp "$CARGO_TARGET_DIR/release/examples/inr_extension" "$extension"
 section="$out/section.md"
+# The block of docs/RESULTS.md that this mode rewrites.
+marker="experiments:$mode"
 
 # run PRESET SEED: fits, prints "acc|acc|acc|acc seconds bytes" (K = 1 accuracies in table order).
 run() {
@@ -164,14 +167,27 @@ bottleneck)
   done
   ;;
 seeds)
+  # One recipe over seeds: the shipped preset by default, or PRESET (its own section, so that a
+  # lever's rows stand beside the shipped recipe's).
+  preset="${2:-models/mnist-mlp.json}"
+  name="$(basename "$preset" .json)"
+  [ "$preset" = models/mnist-mlp.json ] || marker="experiments:seeds-$name"
   read -r -a seeds <<< "${SEEDS:-0 1 2}"
   {
-    echo "<!-- experiments:seeds -->"
-    echo "## The shipped mnist-mlp recipe over seeds"
-    echo
-    echo "Produced by \`scripts/experiments.sh seeds\`: \`metamorph-train fit --preset models/mnist-mlp.json --seed S\` for S in"
-    echo "${seeds[*]} (the seed also draws the base network; seed 0 is the shipped file's command, rerun on this machine, whose"
-    echo "GEMM kernels give other bits than the machine that trained \`models/mnist-mlp.mmh\`). Each cell: mean test accuracy (%)"
+    echo "<!-- $marker -->"
+    if [ "$preset" = models/mnist-mlp.json ]; then
+      echo "## The shipped mnist-mlp recipe over seeds"
+      echo
+      echo "Produced by \`scripts/experiments.sh seeds\`: \`metamorph-train fit --preset models/mnist-mlp.json --seed S\` for S in"
+      echo "${seeds[*]} (the seed also draws the base network; seed 0 is the shipped file's command, rerun on this machine, whose"
+      echo "GEMM kernels may give other bits than the machine that trained \`models/mnist-mlp.mmh\`)."
+    else
+      echo "## \`$name\` over seeds"
+      echo
+      echo "Produced by \`scripts/experiments.sh seeds $preset\`: \`metamorph-train fit --preset $preset --seed S\`"
+      echo "for S in ${seeds[*]} (the seed also draws the base network). The preset: $(description "$preset")."
+    fi
+    echo "Each cell: mean test accuracy (%)"
     echo "of the exported files over the full test set, K = 1, with the lowest and highest seed in brackets; then each seed."
     echo "The last column is the mean time of one INR fit on this machine ($(machine)), as the fit reports it (the base"
     echo "network, trained before it, takes under a minute)."
@@ -179,21 +195,20 @@ seeds)
     echo "| preset | widths | accuracy per width, mean [min, max] | seeds, one per line | file bytes | s / fit |"
     echo "|---|---|---|---|---:|---:|"
   } > "$section"
-  preset=models/mnist-mlp.json
-  rows="$out/seeds.runs"
+  rows="$out/$name.runs"
   : > "$rows"
   for seed in "${seeds[@]}"; do
-    name="mnist-mlp-s$seed"
-    [ -s "$out/$name.mmh" ] || run "$preset" "$seed" > /dev/null
+    run_name="$name-s$seed"
+    [ -s "$out/$run_name.mmh" ] || run "$preset" "$seed" > /dev/null
     # The INR fit's own seconds (its log's last timing line), so that a resumed script reports
     # the seeds it reuses too.
-    secs="$(sed -n 's/^INR fitting: [0-9]* steps in \([0-9]*\) s.*/\1/p' "$out/$name.log")"
-    echo "$(accuracies "$out/$name.log") $secs $(stat -c %s "$out/$name.mmh")" >> "$rows"
+    secs="$(sed -n 's/^INR fitting: [0-9]* steps in \([0-9]*\) s.*/\1/p' "$out/$run_name.log")"
+    echo "$(accuracies "$out/$run_name.log") $secs $(stat -c %s "$out/$run_name.mmh")" >> "$rows"
     echo "seed $seed: $(tail -1 "$rows")"
   done
   IFS='|' read -r accs bytes secs <<< "$(summarise "$rows")"
   each="$(paste -d' ' <(printf 'seed %s:\n' "${seeds[@]}") <(cut -d' ' -f1 "$rows" | tr '|' '/') | paste -sd';' | sed 's/;/<br>/g')"
-  echo "| mnist-mlp | h = $(widths "$out/mnist-mlp-s${seeds[0]}.log") | $accs | $each | $bytes | $secs |" >> "$section"
+  echo "| $name | h = $(widths "$out/$name-s${seeds[0]}.log") | $accs | $each | $bytes | $secs |" >> "$section"
   ;;
 extension)
   {
@@ -229,6 +244,6 @@ extension)
   exit 2
   ;;
 esac
-echo "<!-- /experiments:$mode -->" >> "$section"
-replace_section docs/RESULTS.md "experiments:$mode" "$section"
-echo "experiments:$mode -> docs/RESULTS.md"
+echo "<!-- /$marker -->" >> "$section"
+replace_section docs/RESULTS.md "$marker" "$section"
+echo "$marker -> docs/RESULTS.md"
