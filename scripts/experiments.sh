@@ -175,7 +175,7 @@ seeds)
   read -r -a seeds <<< "${SEEDS:-0 1 2}"
   {
     echo "<!-- $marker -->"
-    if [ "$preset" = models/mnist-mlp.json ]; then
+    if [ "$marker" = experiments:seeds ]; then
       echo "## The shipped mnist-mlp recipe over seeds"
       echo
       echo "Produced by \`scripts/experiments.sh seeds\`: \`metamorph-train fit --preset models/mnist-mlp.json --seed S\` for S in"
