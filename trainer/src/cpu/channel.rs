@@ -140,7 +140,7 @@ impl CustomOp3 for AffineGrad {
 
 #[cfg(test)]
 mod tests {
-    use super::super::check::{max_abs_diff, same_gradients};
+    use super::super::check::{max_abs_diff, same_gradients, values};
     use super::*;
     use candle_core::{Device, Var};
 
@@ -156,22 +156,16 @@ mod tests {
             let shift = Var::randn(0f32, 1., c, &device).unwrap();
             let bias = Var::randn(0f32, 1., c, &device).unwrap();
             let ours = add_bias(&affine(&x_nchw, &scale, &shift).unwrap(), &bias).unwrap();
-            let b4 = |t: &Var| t.reshape((1, c, 1, 1)).unwrap();
-            let theirs = x_nchw
-                .broadcast_mul(&b4(&scale))
-                .unwrap()
-                .broadcast_add(&b4(&shift))
-                .unwrap()
-                .broadcast_add(&b4(&bias))
-                .unwrap();
-            assert_eq!(max_abs_diff(&ours, &theirs), 0.0, "values differ at {:?}", (n, c, h, w));
-            same_gradients(
-                &ours,
-                &theirs,
-                &[("x", &x), ("scale", &scale), ("shift", &shift), ("bias", &bias)],
-                1e-5,
-                &format!("{:?}", (n, c, h, w)),
-            );
+            let vars = [("x", &x), ("scale", &scale), ("shift", &shift), ("bias", &bias)];
+            let theirs = |v: &[Tensor]| {
+                let b4 = |t: &Tensor| t.reshape((1, c, 1, 1)).unwrap();
+                let x_nchw = v[0].permute((0, 3, 1, 2)).unwrap();
+                let scaled = x_nchw.broadcast_mul(&b4(&v[1])).unwrap();
+                scaled.broadcast_add(&b4(&v[2])).unwrap().broadcast_add(&b4(&v[3])).unwrap()
+            };
+            let case = format!("{:?}", (n, c, h, w));
+            assert_eq!(max_abs_diff(&ours, &theirs(&values(&vars))), 0.0, "values differ at {case}");
+            same_gradients(&ours, theirs, &vars, 1e-5, &case);
         }
     }
 

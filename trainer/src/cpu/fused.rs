@@ -284,7 +284,7 @@ impl CustomOp3 for AddScaledGrad {
 
 #[cfg(test)]
 mod tests {
-    use super::super::check::{max_abs_diff, same_gradients};
+    use super::super::check::{max_abs_diff, same_gradients, values};
     use super::*;
     use candle_core::{Device, Var};
 
@@ -299,18 +299,15 @@ mod tests {
             let b = Var::randn(0f32, 1., n, &device).unwrap();
             let t = Var::randn(0f32, 1., (rows, n), &device).unwrap();
             let s = Var::new(&[0.3f32], &device).unwrap();
-            let x_rows = x.t().unwrap();
-            let ours = add_scaled(&t, &linear_relu(&x_rows, &w, &b).unwrap(), &s).unwrap();
-            let z = x_rows.matmul(&w.t().unwrap()).unwrap().broadcast_add(&b).unwrap();
-            let theirs = (t.as_tensor() + z.relu().unwrap().broadcast_mul(&s).unwrap()).unwrap();
-            assert_eq!(max_abs_diff(&ours, &theirs), 0.0, "values differ at {rows} x {k} x {n}");
-            same_gradients(
-                &ours,
-                &theirs,
-                &[("x", &x), ("w", &w), ("b", &b), ("t", &t), ("s", &s)],
-                1e-5,
-                &format!("{rows} x {k} x {n}"),
-            );
+            let ours = add_scaled(&t, &linear_relu(&x.t().unwrap(), &w, &b).unwrap(), &s).unwrap();
+            let vars = [("x", &x), ("w", &w), ("b", &b), ("t", &t), ("s", &s)];
+            let theirs = |v: &[Tensor]| {
+                let z = v[0].t().unwrap().matmul(&v[1].t().unwrap()).unwrap().broadcast_add(&v[2]).unwrap();
+                (&v[3] + z.relu().unwrap().broadcast_mul(&v[4]).unwrap()).unwrap()
+            };
+            let case = format!("{rows} x {k} x {n}");
+            assert_eq!(max_abs_diff(&ours, &theirs(&values(&vars))), 0.0, "values differ at {case}");
+            same_gradients(&ours, theirs, &vars, 1e-5, &case);
         }
     }
 
@@ -318,9 +315,9 @@ mod tests {
     #[test]
     fn relu_matches_candles_and_its_gradient() {
         let x = Var::randn(0f32, 1., (3, 5, 7, 11), &Device::Cpu).unwrap();
-        let (ours, theirs) = (relu(&x).unwrap(), x.relu().unwrap());
-        assert_eq!(max_abs_diff(&ours, &theirs), 0.0);
-        same_gradients(&ours, &theirs, &[("x", &x)], 0.0, "relu");
+        let ours = relu(&x).unwrap();
+        assert_eq!(max_abs_diff(&ours, &x.relu().unwrap()), 0.0);
+        same_gradients(&ours, |v| v[0].relu().unwrap(), &[("x", &x)], 0.0, "relu");
     }
 
     /// Sums over rows come out bit for bit the same on one thread and on three.
